@@ -1,0 +1,62 @@
+"""The one place for the course's facts: paths, course id, assignments, limits.
+
+``nbgrader_config.py`` reads its values from here, so nbgrader and the
+course's own commands always agree.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+UTILS_DIR = ROOT / "utils"
+MODELS_DIR = ROOT / "models"
+SOURCE_DIR = ROOT / "source"
+RELEASE_DIR = ROOT / "release"
+SUBMITTED_DIR = ROOT / "submitted"
+AUTOGRADED_DIR = ROOT / "autograded"
+FEEDBACK_DIR = ROOT / "feedback"
+
+COURSE_ID = "dinosaurus-island"
+
+# Grading limits (safe defaults; nbgrader_config.py applies them).
+CELL_TIMEOUT_S = 120  # wall-clock seconds per cell while grading
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An nbgrader assignment: its folder under ``source/`` and what it ships.
+
+    ``shared`` lists paths relative to the repository root (a folder or a
+    file) that the release command copies into ``source/<name>/`` so that the
+    released folder is self-contained. The top-level copies stay the single
+    source of truth; the copies are generated, never edited by hand.
+    """
+
+    name: str
+    notebooks: tuple
+    shared: tuple = field(default_factory=tuple)
+    graded: bool = True
+
+
+ASSIGNMENTS = {
+    "dinosaurus_island": Assignment(
+        name="dinosaurus_island",
+        notebooks=("Dinosaurus_Island.ipynb",),
+        shared=("utils", "data/dinos.txt"),
+    ),
+    # Optional, ungraded: the Keras 3 LSTM (issue "Writing like Shakespeare").
+    "writing_like_shakespeare": Assignment(
+        name="writing_like_shakespeare",
+        notebooks=("Writing_Like_Shakespeare.ipynb",),
+        shared=("utils", "data/shakespeare.txt", "models/shakespeare_lstm.keras"),
+        graded=False,
+    ),
+    # Optional, ungraded: honest evaluation and a better name model (issue "Going further").
+    "going_further": Assignment(
+        name="going_further",
+        notebooks=("Going_Further.ipynb",),
+        shared=("utils", "data/dinos.txt", "models/course_rnn.npz"),
+        graded=False,
+    ),
+}
