@@ -1,0 +1,35 @@
+"""Command line of the course tooling: ``python -m coursetools <command>``."""
+
+import argparse
+import sys
+
+from .release import ReleaseError
+from .solution import SolutionError
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m coursetools", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("release", help="copy utils/data into source/ and build release/ with nbgrader")
+    p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    sub.add_parser("demo", help="build the release, autograde the solution and a blank submission, print scores")
+    sub.add_parser("expected-output", help="rewrite the notebook's expected training output from the reference solution")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "release":
+            from .release import build_release
+            build_release(args.assignments or None)
+        elif args.command == "demo":
+            from .demo import run
+            run()
+        elif args.command == "expected-output":
+            from .expected_output import update_notebook
+            update_notebook()
+    except (ReleaseError, SolutionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The main job: build the release, autograde sample submissions, print the scores.
+
+It works in a scratch course folder (``.build/demo-course/``), never in the
+course's real ``submitted/`` or gradebook, so running it loses nothing.
+"""
+
+import shutil
+import time
+from pathlib import Path
+
+from .release import build_release, run_nbgrader
+from .report import cell_scores, format_table, write_csv
+from .settings import ASSIGNMENTS, ROOT
+
+DEMO_DIR = ROOT / ".build" / "demo-course"
+CONFIG_STUB = "c = get_config()  # noqa: F821\nload_subconfig({config!r})  # noqa: F821\n"
+
+
+def make_course(dest, root=ROOT):
+    """A fresh course folder at ``dest`` that uses the course's config and sources."""
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    (dest / "nbgrader_config.py").write_text(CONFIG_STUB.format(config=str(Path(root) / "nbgrader_config.py")))
+    shutil.copytree(Path(root) / "source", dest / "source", ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return dest
+
+
+def add_submission(course, student, assignment, folder):
+    """Copy an assignment folder as ``submitted/<student>/<assignment>/`` of ``course``."""
+    dest = Path(course) / "submitted" / student / assignment
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return dest
+
+
+def run(log=print):
+    t0 = time.perf_counter()
+    build_release(log=log)
+    graded = [n for n, spec in ASSIGNMENTS.items() if spec.graded]
+    course = make_course(DEMO_DIR)
+    for name in graded:
+        run_nbgrader(["generate_assignment", name, "--force"], course)
+        add_submission(course, "solution", name, ROOT / "source" / name)
+        add_submission(course, "untouched-release", name, ROOT / "release" / name)
+        t = time.perf_counter()
+        run_nbgrader(["autograde", name, "--force"], course)
+        log(f"autograded {name}: 2 submissions in {time.perf_counter() - t:.1f} s")
+        rows = cell_scores(course, name)
+        log("")
+        log(format_table(rows))
+        csv_path = write_csv(rows, course / "reports" / f"{name}.csv")
+        log(f"\nscores written to {csv_path.relative_to(ROOT)}")
+    log(f"done in {time.perf_counter() - t0:.1f} s")
