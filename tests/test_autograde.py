@@ -1,0 +1,48 @@
+"""The real nbgrader pipeline: generate_assignment, then autograde the solution and the blank release."""
+
+import shutil
+
+import pytest
+from nbgrader.api import Gradebook
+
+from coursetools.release import run_nbgrader
+from course_helpers import copy_course
+
+ASSIGNMENT = "dinosaurus_island"
+GRADED_CELLS = {
+    "test-clip-published": 1, "test-clip-hidden": 2,
+    "test-sample-published": 1, "test-sample-hidden": 3,
+    "test-optimize-published": 1, "test-optimize-hidden": 2,
+    "test-model-published": 1, "test-model-hidden": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory):
+    course = copy_course(tmp_path_factory.mktemp("course"))
+    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(course / "source" / ASSIGNMENT, course / "submitted" / "solution" / ASSIGNMENT, ignore=ignore)
+    shutil.copytree(course / "release" / ASSIGNMENT, course / "submitted" / "blank" / ASSIGNMENT, ignore=ignore)
+    proc = run_nbgrader(["autograde", ASSIGNMENT, "--force"], course, check=False)
+    assert proc.returncode == 0, f"autograde crashed:\n{proc.stderr[-3000:]}"
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in ("solution", "blank"):
+            nb = gb.find_submission_notebook("Dinosaurus_Island", ASSIGNMENT, student)
+            scores[student] = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
+    return scores
+
+
+def test_graded_cells_and_points_are_as_designed(graded_course):
+    assert {k: v[1] for k, v in graded_course["solution"].items()} == GRADED_CELLS
+
+
+def test_solution_earns_full_marks_on_every_graded_cell(graded_course):
+    for cell, (score, max_score) in graded_course["solution"].items():
+        assert score == max_score, f"the reference solution lost points on {cell}: {score}/{max_score}"
+
+
+def test_untouched_release_earns_zero_on_every_graded_cell(graded_course):
+    for cell, (score, max_score) in graded_course["blank"].items():
+        assert score == 0, f"the blank release earned {score}/{max_score} on {cell}"
