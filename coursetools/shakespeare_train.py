@@ -213,7 +213,8 @@ def train(settings, out_path, corpus_path=None, threads=0):
     model.fit(X, Y, batch_size=settings["batch_size"], epochs=settings["max_epochs"],
               shuffle=True, verbose=0, callbacks=[DevScore()])
     total = time.perf_counter() - state["t0"]
-    best = S.load_model(out_path)
+    final_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    best = export_slim(S.load_model(out_path), arch, final_lr, out_path)
     scores = evaluate(best, train_text, dev, test)
     record = {
         "model_file": _rel(out_path),
@@ -223,6 +224,7 @@ def train(settings, out_path, corpus_path=None, threads=0):
         "score": ("mean negative log-likelihood per character in nats, each character "
                   "predicted from up to 40 preceding characters"),
         "settings": {**settings, "units": list(settings["units"])},
+        "extra_epoch_learning_rate": final_lr,
         "parameters": int(best.count_params()),
         "train_windows": int(len(X)),
         "epochs_run": len(history),
@@ -240,6 +242,21 @@ def train(settings, out_path, corpus_path=None, threads=0):
     print(f"best epoch {state['best_epoch']}: dev {scores['dev']:.4f}, test {scores['test']:.4f} "
           f"nats/char; {total / 60:.1f} min", flush=True)
     return record
+
+
+def export_slim(model, arch, learning_rate, out_path):
+    """Save ``model``'s weights without optimizer state (a third of the size).
+
+    The saved model is compiled with Adam(W) at ``learning_rate`` (the rate
+    training ended with), so ``model.fit`` works right after loading it.
+    Returns the re-built model.
+    """
+    from utils import shakespeare as S
+
+    slim = S.build_model(**{**arch, "learning_rate": learning_rate})
+    slim.set_weights(model.get_weights())
+    slim.save(out_path)
+    return slim
 
 
 def split_record(text, train_text, dev, test):

@@ -1,0 +1,83 @@
+"""The Shakespeare notebook runs top to bottom, quietly, in a released layout.
+
+The notebook is executed with nbclient from a temporary folder laid out like
+the released assignment (the notebook, ``utils/``, ``data/shakespeare.txt``,
+``models/shakespeare_lstm.keras`` and its record) with ``SHAKESPEARE_FAST=1``,
+which shortens the extra epoch to a few batches and supplies the sentence that
+a student would type. About a minute on 2 CPU cores.
+"""
+
+import shutil
+
+import nbformat
+from nbclient import NotebookClient
+
+from coursetools.settings import ASSIGNMENTS, MODELS_DIR, ROOT, SOURCE_DIR
+
+ASSIGNMENT = ASSIGNMENTS["writing_like_shakespeare"]
+NOTEBOOK = SOURCE_DIR / ASSIGNMENT.name / ASSIGNMENT.notebooks[0]
+
+TF_NOISE = ("absl::InitializeLog", "cudart_stub", "oneDNN custom operations", "cpu_feature_guard",
+            "I0000", "W0000", "E0000", "Could not find cuda")
+
+
+def _layout(dest):
+    """Copy the notebook and what the release ships with it into ``dest``."""
+    shutil.copy(NOTEBOOK, dest / NOTEBOOK.name)
+    paths = set(ASSIGNMENT.shared) | {"models/shakespeare_lstm.json"}
+    for rel in sorted(paths):
+        src = ROOT / rel
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy(src, target)
+
+
+def _outputs(nb, output_type=None, name=None):
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if output_type and out.get("output_type") != output_type:
+                continue
+            if name and out.get("name") != name:
+                continue
+            yield cell, out
+
+
+def test_shakespeare_notebook_is_ungraded_and_released_with_its_model():
+    assert ASSIGNMENT.graded is False
+    assert "models/shakespeare_lstm.keras" in ASSIGNMENT.shared
+    assert (MODELS_DIR / "shakespeare_lstm.keras").is_file()
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    grade_cells = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    assert not grade_cells
+    # the dinosaur notebook must never pull in TensorFlow
+    dino = SOURCE_DIR / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
+    if dino.is_file():
+        code = "\n".join(c.source for c in nbformat.read(dino, as_version=4).cells
+                         if c.cell_type == "code")
+        for needle in ("tensorflow", "keras", "shakespeare"):
+            assert needle not in code.lower()
+
+
+def test_shakespeare_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    _layout(tmp_path)
+    monkeypatch.setenv("SHAKESPEARE_FAST", "1")
+    nb = nbformat.read(tmp_path / NOTEBOOK.name, as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+
+    errors = [out for _, out in _outputs(nb, "error")]
+    assert not errors
+    stdout = "".join(out["text"] for _, out in _outputs(nb, "stream", "stdout"))
+    stderr = "".join(out["text"] for _, out in _outputs(nb, "stream", "stderr"))
+    for marker in TF_NOISE:
+        assert marker not in stdout + stderr, f"TensorFlow log noise in the notebook: {marker}"
+    assert "quick check mode" in stdout
+    assert "X: (25442, 40)  Y: (25442, 40)" in stdout
+    assert "this LSTM" in stdout and "Kneser-Ney 5-gram" in stdout
+    assert "dev NLL on 300 characters" in stdout
+    assert "Here is your poem" in stdout and "forsooth, this is but a test" in stdout
+    assert "same seed, same poem: True" in stdout
