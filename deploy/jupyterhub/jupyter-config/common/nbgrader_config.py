@@ -1,0 +1,16 @@
+"""nbgrader settings shared by every server the hub starts (students, instructors, grader).
+
+Values come from the environment that ``jupyterhub_config.py`` gives the server.
+"""
+
+import os
+
+from nbgrader.auth import JupyterHubAuthPlugin
+
+c = get_config()  # noqa: F821
+
+# One exchange for the whole hub; each course has its own folder in it.
+c.Exchange.root = os.environ.get("DINO_HUB_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
+c.Exchange.path_includes_course = True
+# A student sees the courses whose group "nbgrader-<course>" holds them.
+c.Authenticator.plugin_class = JupyterHubAuthPlugin

@@ -1,0 +1,286 @@
+"""End to end on a real JupyterHub in headless Chromium: release, fetch, validate,
+submit, collect, autograde, feedback; then what students must not reach.
+
+Screenshots go to ``artifacts/e2e/``. One hub serves the whole module; the
+tests run in file order (the isolation checks look at what the round trip made).
+"""
+
+import json
+import os
+import pwd
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytest.importorskip("playwright")
+from playwright.sync_api import expect  # noqa: E402
+
+expect.set_options(timeout=60_000)
+
+ASSIGNMENT = "dinosaurus_island"
+NOTEBOOK = "Dinosaurus_Island.ipynb"
+STUDENT = "student1"
+INSTRUCTOR = "instructor1"
+SHORT = 60_000  # ms: page loads, clicks, spawns
+LONG = 600_000  # ms: nbgrader runs the notebook (validate, autograde)
+
+
+# --- helpers ---------------------------------------------------------------------
+
+OPEN_PAGES = {}  # name -> page, screenshotted by conftest.py when a test fails
+
+
+def new_page(browser, artifacts, name):
+    """A page in a fresh browser context (own cookies and storage)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    OPEN_PAGES[name] = page
+    page.set_default_timeout(SHORT)
+    page.set_default_navigation_timeout(SHORT)
+    return page
+
+
+def login(page, hub, user):
+    """Log ``user`` in at the hub's login page and wait for the hub to answer."""
+    page.goto(f"{hub.hub_url}login?next=%2Fhub%2Fhome")
+    page.fill("#username_input", user)
+    page.fill("#password_input", hub.password)
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/home")
+
+
+def wait_for_lab(page):
+    """Wait until JupyterLab has rendered its menu bar and dismiss the news prompt."""
+    page.locator("#jp-menu-panel div.lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for(timeout=120_000)
+
+
+def open_from_nbgrader_menu(page, command):
+    page.locator("#jp-menu-panel div.lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    page.locator(f'#jp-mainmenu-nbgrader li[data-command="{command}"]').click()
+
+
+def shot(page, artifacts, name):
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=False)
+
+
+def formgrader_frame(page):
+    """The formgrader's iframe inside the grader service's JupyterLab."""
+    iframe = page.locator("#jp-main-dock-panel iframe").first
+    iframe.wait_for()
+    return page.frame_locator("#jp-main-dock-panel iframe").first
+
+
+def confirm_success(frame, text):
+    """Wait for the formgrader's success dialog containing ``text`` and close it."""
+    modal = frame.locator("#success-modal")
+    expect(modal).to_be_visible(timeout=LONG)
+    expect(modal).to_contain_text(text)
+    modal.locator("button", has_text="OK").or_(modal.locator("button.close")).first.click()
+    expect(modal).to_be_hidden()
+
+
+def in_page_json(page, method, url, body=None):
+    """Fetch ``url`` from inside ``page`` (same origin, its cookies and XSRF token)."""
+    return page.evaluate(
+        """async ([method, url, body]) => {
+            const m = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/);
+            const headers = {"Content-Type": "application/json"};
+            if (m) headers["X-XSRFToken"] = decodeURIComponent(m[1]);
+            const r = await fetch(url, {method, headers, credentials: "same-origin",
+                                        body: body === null ? undefined : JSON.stringify(body)});
+            let data = null;
+            try { data = await r.json(); } catch (e) {}
+            return {status: r.status, data};
+        }""",
+        [method, url, body],
+    )
+
+
+def solved(student_nb, source_nb):
+    """The student's notebook with each solution cell taken from the instructor's source."""
+    solutions = {}
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            lines = [ln for ln in cell.source.splitlines()
+                     if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
+            solutions[meta["grade_id"]] = "\n".join(lines)
+    filled = 0
+    for cell in student_nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
+            filled += 1
+    assert filled == len(solutions) > 0, f"filled {filled} of {len(solutions)} solution cells"
+    return student_nb
+
+
+def as_user(user, code):
+    """Run Python ``code`` as Unix ``user``; return what it prints as JSON."""
+    pw = pwd.getpwnam(user)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+        env={"HOME": pw.pw_dir, "PATH": "/usr/bin:/bin"}, cwd="/",
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+# --- the round trip ------------------------------------------------------------------
+
+def test_release_fetch_validate_submit_grade_feedback(hub, browser, artifacts):
+    # 1. The instructor opens the grader service's JupyterLab, then the formgrader
+    #    (an iframe: this is what JupyterHub >= 4.1's CSP used to blank).
+    inst = new_page(browser, artifacts, "instructor")
+    login(inst, hub, INSTRUCTOR)
+    inst.goto(f"{hub.service_url}lab")
+    wait_for_lab(inst)
+    open_from_nbgrader_menu(inst, "nbgrader:open-formgrader")
+    fg = formgrader_frame(inst)
+    row = fg.locator("tbody tr", has=fg.locator("td", has_text=ASSIGNMENT))
+    expect(row.locator("td.status")).to_contain_text("draft")
+    row.locator("td.release a").click()
+    confirm_success(fg, f"Successfully released '{ASSIGNMENT}'")
+    expect(row.locator("td.status")).to_contain_text("released")
+    shot(inst, artifacts, "01-formgrader-released")
+
+    # 2. The student logs in, opens the Assignments tab and fetches the assignment.
+    stu = new_page(browser, artifacts, "student")
+    login(stu, hub, STUDENT)
+    stu.goto(f"{hub.hub_url}spawn/{STUDENT}")  # starts the server, then opens its JupyterLab
+    wait_for_lab(stu)
+    open_from_nbgrader_menu(stu, "nbgrader:open-assignment-list")
+    released = stu.locator("#released_assignments_list > .list_item", has_text=ASSIGNMENT)
+    expect(released).to_have_count(1)
+    shot(stu, artifacts, "02-assignment-list-released")
+    released.locator('.item_status button:text("Fetch")').click()
+    fetched = stu.locator("#fetched_assignments_list > .list_item", has_text=ASSIGNMENT)
+    expect(fetched).to_have_count(1)
+    fetched.locator("a.assignment-notebooks-link").click()
+    expect(stu.locator(".nested_list_item", has_text="Dinosaurus_Island")).to_be_visible()
+    shot(stu, artifacts, "03-assignment-list-fetched")
+
+    # 3. The student's answers: the solution code written into the graded cells,
+    #    saved through the student's own server.
+    nb_path = f"{hub.course_id}/{ASSIGNMENT}/{NOTEBOOK}"
+    contents_url = f"{hub.user_url(STUDENT)}api/contents/{nb_path}"
+    got = in_page_json(stu, "GET", contents_url)
+    assert got["status"] == 200, got
+    student_nb = nbformat.from_dict(got["data"]["content"])
+    source_nb = nbformat.read(Path(hub.course_root) / "source" / ASSIGNMENT / NOTEBOOK, 4)
+    answer = solved(student_nb, source_nb)
+    put = in_page_json(stu, "PUT", contents_url,
+                       {"type": "notebook", "format": "json", "content": answer})
+    assert put["status"] == 200, put
+
+    # 4. Validate from the notebook's toolbar.
+    stu.goto(f"{hub.user_url(STUDENT)}lab/tree/{nb_path}")
+    validate = stu.locator("jp-button.validate-button")
+    validate.wait_for(timeout=120_000)
+    validate.click()
+    success = stu.locator(".nbgrader-SuccessDialog .validation-success")
+    failure = stu.locator(".nbgrader-ErrorDialog")
+    expect(success.or_(failure)).to_be_visible(timeout=LONG)
+    shot(stu, artifacts, "04-notebook-validated")
+    assert failure.count() == 0, failure.inner_text()
+    stu.locator(".nbgrader-SuccessDialog button.jp-Dialog-button").click()
+
+    # 5. Submit from the Assignments tab.
+    open_from_nbgrader_menu(stu, "nbgrader:open-assignment-list")
+    fetched = stu.locator("#fetched_assignments_list > .list_item", has_text=ASSIGNMENT)
+    fetched.locator('.item_status button:text("Submit")').click()
+    submitted = stu.locator("#submitted_assignments_list > .list_item", has_text=ASSIGNMENT)
+    expect(submitted).to_have_count(1)
+    shot(stu, artifacts, "05-assignment-list-submitted")
+
+    # 6. The grader collects and autogrades; the score is full marks.
+    inst.bring_to_front()
+    fg = formgrader_frame(inst)
+    row = fg.locator("tbody tr", has=fg.locator("td", has_text=ASSIGNMENT))
+    row.locator("td.collect a").click()
+    confirm_success(fg, f"Successfully collected submissions of '{ASSIGNMENT}'")
+    expect(row.locator("td.num-submissions")).to_have_text("1")
+    row.locator("td.num-submissions a").click()
+    sub = fg.locator("tbody tr", has=fg.locator("td.student-id", has_text=STUDENT))
+    expect(sub).to_have_count(1)
+    sub.locator("td.autograde a").click()
+    confirm_success(fg, f"Successfully autograded '{ASSIGNMENT}' for student '{STUDENT}'")
+    score = sub.locator("td.score")
+    expect(score).to_have_text(re.compile(r"\d"))
+    got_points, max_points = (float(x) for x in score.inner_text().split("/"))
+    shot(inst, artifacts, "06-formgrader-autograded")
+    assert max_points > 0 and got_points == max_points, score.inner_text()
+
+    # 7. Feedback: generated and released by the grader, fetched by the student.
+    sub.locator("td.generate-feedback a").click()
+    confirm_success(fg, "feedback")
+    sub.locator("td.release-feedback a").click()
+    confirm_success(fg, "feedback")
+    shot(inst, artifacts, "07-formgrader-feedback-released")
+
+    stu.bring_to_front()
+    stu.locator("#refresh_assignments_list").click()
+    submitted = stu.locator("#submitted_assignments_list > .list_item", has_text=ASSIGNMENT)
+    submitted.locator('.item_status button:text("Fetch Feedback")').click()
+    expect(submitted.locator("a", has_text="view feedback")).to_be_visible()
+    shot(stu, artifacts, "08-assignment-list-feedback")
+    listing = in_page_json(stu, "GET", f"{hub.user_url(STUDENT)}api/contents/{hub.course_id}/{ASSIGNMENT}/feedback")
+    assert listing["status"] == 200, listing
+    stamps = [d["name"] for d in listing["data"]["content"] if d["type"] == "directory"]
+    assert len(stamps) == 1, listing
+    html = Path(hub.home(STUDENT)) / hub.course_id / ASSIGNMENT / "feedback" / stamps[0] / NOTEBOOK.replace(".ipynb", ".html")
+    assert html.exists() and "Dinosaurus" in html.read_text()
+    stu.goto(f"{hub.user_url(STUDENT)}files/{hub.course_id}/{ASSIGNMENT}/feedback/{stamps[0]}/{html.name}")
+    shot(stu, artifacts, "09-feedback")
+    stu.context.close()
+    inst.context.close()
+
+
+# --- what students must not reach -------------------------------------------------------
+
+def test_students_are_kept_out(hub, browser, artifacts):
+    course = Path(hub.course_root)
+    exchange = Path(hub.exchange_root) / hub.course_id
+    probe = f"""
+import json, os
+def attempt(fn):
+    try:
+        fn()
+        return "allowed"
+    except PermissionError:
+        return "denied"
+print(json.dumps({{
+    "source": attempt(lambda: open({str(course / 'source' / ASSIGNMENT / NOTEBOOK)!r}).read()),
+    "course_root": attempt(lambda: os.listdir({str(course)!r})),
+    "gradebook": attempt(lambda: open({str(course / 'gradebook.db')!r}, 'rb').read()),
+    "inbound": attempt(lambda: os.listdir({str(exchange / 'inbound')!r})),
+    "other_home": attempt(lambda: os.listdir({str(hub.home('student2'))!r})),
+    "outbound": attempt(lambda: os.listdir({str(exchange / 'outbound' / ASSIGNMENT)!r})),
+    "own_home": attempt(lambda: os.listdir({str(hub.home(STUDENT))!r})),
+}}))
+"""
+    seen = as_user(STUDENT, probe)
+    # What the exchange is for stays open (so the denials below mean something).
+    assert seen["outbound"] == "allowed" and seen["own_home"] == "allowed", seen
+    for what in ("source", "course_root", "gradebook", "inbound", "other_home"):
+        assert seen[what] == "denied", f"student can reach {what}: {seen}"
+
+    # Through the hub: another student's server, the grader service, other users' records.
+    page = new_page(browser, artifacts, "student-probe")
+    login(page, hub, STUDENT)
+    for url in (f"{hub.user_url('student2')}api/contents", f"{hub.service_url}formgrader/api/assignments"):
+        response = page.goto(url)
+        assert response.status in (403, 404), f"{url}: {response.status}"
+        assert "nbgrader" not in page.content().lower() or response.status == 403
+    page.goto(f"{hub.hub_url}home")
+    me = in_page_json(page, "GET", f"{hub.hub_url}api/users/{STUDENT}")
+    other = in_page_json(page, "GET", f"{hub.hub_url}api/users/student2")
+    shot(page, artifacts, "10-student-denied")
+    assert me["status"] == 200 and me["data"]["name"] == STUDENT, me
+    assert other["status"] in (403, 404), other
+    page.context.close()
