@@ -444,11 +444,16 @@ def stop(state_dir: Path = DEFAULT_STATE_DIR, purge: bool = False, timeout: floa
         time.sleep(0.3)
         leftovers = _pids_of_users(users)
     _signal(leftovers, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _pids_of_users(users) and time.monotonic() < deadline:
+        time.sleep(0.2)
     info.pid = 0
     _save(info)
     if purge:
         for user in info.created_users:
-            subprocess.run(["userdel", user], capture_output=True)
+            proc = subprocess.run(["userdel", user], capture_output=True, text=True)
+            if proc.returncode not in (0, 6):  # 6: no such user
+                print(f"launch.py: could not delete user {user}: {proc.stderr.strip()}", file=sys.stderr)
         shutil.rmtree(info.state_dir, ignore_errors=True)
 
 

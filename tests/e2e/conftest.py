@@ -67,6 +67,8 @@ def _missing_prerequisites():
 def artifacts():
     """Folder for screenshots and logs of the run (gitignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()  # no screenshot of an earlier run may pass for this one
     return ARTIFACTS
 
 

@@ -79,8 +79,9 @@ def confirm_success(frame, text):
     modal = frame.locator("#success-modal")
     expect(modal).to_be_visible(timeout=LONG)
     expect(modal).to_contain_text(text)
-    modal.locator("button", has_text="OK").or_(modal.locator("button.close")).first.click()
-    expect(modal).to_be_hidden()
+    modal.locator(".modal-footer button", has_text="OK").click()
+    expect(modal).to_have_count(0)  # removed once its fade-out ends
+    expect(frame.locator(".modal-backdrop")).to_have_count(0)
 
 
 def in_page_json(page, method, url, body=None):
@@ -270,17 +271,28 @@ print(json.dumps({{
     for what in ("source", "course_root", "gradebook", "inbound", "other_home"):
         assert seen[what] == "denied", f"student can reach {what}: {seen}"
 
-    # Through the hub: another student's server, the grader service, other users' records.
+    # Through the hub. student2's server runs, so a refusal is a refusal, not "not running".
+    other = new_page(browser, artifacts, "student2")
+    login(other, hub, "student2")
+    other.goto(f"{hub.hub_url}spawn/student2")
+    wait_for_lab(other)
+    own = in_page_json(other, "GET", f"{hub.user_url('student2')}api/contents")
+    assert own["status"] == 200, own  # student2 reaches their own files
+
     page = new_page(browser, artifacts, "student-probe")
     login(page, hub, STUDENT)
-    for url in (f"{hub.user_url('student2')}api/contents", f"{hub.service_url}formgrader/api/assignments"):
+    refused = {}
+    for name, url in (("student2's files", f"{hub.user_url('student2')}api/contents"),
+                      ("the formgrader", f"{hub.service_url}formgrader/api/assignments")):
         response = page.goto(url)
-        assert response.status in (403, 404), f"{url}: {response.status}"
-        assert "nbgrader" not in page.content().lower() or response.status == 403
+        refused[name] = response.status
+        assert ASSIGNMENT not in page.content(), f"{name}: the page shows course data"
+    shot(page, artifacts, "10-student-refused-formgrader")
+    assert all(status in (403, 404) for status in refused.values()), refused
     page.goto(f"{hub.hub_url}home")
     me = in_page_json(page, "GET", f"{hub.hub_url}api/users/{STUDENT}")
-    other = in_page_json(page, "GET", f"{hub.hub_url}api/users/student2")
-    shot(page, artifacts, "10-student-denied")
+    them = in_page_json(page, "GET", f"{hub.hub_url}api/users/student2")
     assert me["status"] == 200 and me["data"]["name"] == STUDENT, me
-    assert other["status"] in (403, 404), other
+    assert them["status"] in (403, 404), them
     page.context.close()
+    other.context.close()
