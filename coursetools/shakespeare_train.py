@@ -183,7 +183,7 @@ def train(settings, out_path, corpus_path=None, threads=0):
         def on_epoch_end(self, epoch, logs=None):
             train_seconds = time.perf_counter() - state["te"]
             dev_nll = S.mean_nll(self.model, dev_text, start=dev_start)
-            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            lr = float(self.model.optimizer.learning_rate.numpy())
             row = {"epoch": epoch + 1, "train_loss": float(logs["loss"]), "dev_nll": dev_nll,
                    "learning_rate": lr, "seconds": round(train_seconds, 1)}
             history.append(row)
@@ -213,7 +213,7 @@ def train(settings, out_path, corpus_path=None, threads=0):
     model.fit(X, Y, batch_size=settings["batch_size"], epochs=settings["max_epochs"],
               shuffle=True, verbose=0, callbacks=[DevScore()])
     total = time.perf_counter() - state["t0"]
-    final_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    final_lr = float(model.optimizer.learning_rate.numpy())
     best = export_slim(S.load_model(out_path), arch, final_lr, out_path)
     scores = evaluate(best, train_text, dev, test)
     record = {

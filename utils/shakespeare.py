@@ -29,6 +29,7 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 import math  # noqa: E402
 import unicodedata  # noqa: E402
+import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -311,7 +312,11 @@ def load_model(path=None):
             f"pretrained model not found at '{path}'. Run the notebook from its assignment "
             "folder, or train one with `python -m coursetools.shakespeare_train`."
         )
-    model = keras.models.load_model(path)
+    with warnings.catch_warnings():
+        # The shipped model is saved without optimizer state (to keep it small):
+        # its optimizer starts afresh, as intended.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = keras.models.load_model(path)
     out = model.output_shape
     if out[-1] != VOCAB_SIZE:
         raise ValueError(f"{path}: the model predicts {out[-1]} classes, not {VOCAB_SIZE}")
@@ -338,7 +343,9 @@ def next_char_probs(model, windows):
         probs -- float64 array ``(m, VOCAB_SIZE)``, rows summing to 1
     """
     windows = np.asarray(windows, dtype=np.int32)
-    out = np.asarray(model(windows, training=False))[:, -1, :].astype(np.float64)
+    if windows.ndim != 2 or windows.shape[1] < 1:
+        raise ValueError(f"windows must have shape (m, T) with T >= 1, got {windows.shape}")
+    out = np.asarray(_predictor(model)(windows))[:, -1, :].astype(np.float64)
     return out / out.sum(axis=1, keepdims=True)
 
 
