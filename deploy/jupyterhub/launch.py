@@ -135,6 +135,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:``port``."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def ensure_user(name: str, home: Path) -> bool:
     """Make Unix user ``name`` with a private home at ``home``; True if it was created."""
     created = False
@@ -197,6 +207,9 @@ def run_as(user: str, cmd: list, cwd: Path, env: dict, timeout: float = 600) -> 
 
 def available_assignments(wanted=None) -> list[str]:
     """Assignments whose source notebooks and shared files are present in the repository."""
+    unknown = sorted(set(wanted or ()) - set(settings.ASSIGNMENTS))
+    if unknown:
+        raise LaunchError(f"unknown assignment(s) {unknown}; the course has {sorted(settings.ASSIGNMENTS)}")
     names = []
     for name, a in settings.ASSIGNMENTS.items():
         if wanted and name not in wanted:
@@ -305,6 +318,8 @@ def start(state_dir: Path = DEFAULT_STATE_DIR, port: int | None = None,
     (state_dir / "homes").mkdir(exist_ok=True)
     os.chmod(state_dir / "homes", 0o755)
 
+    if port is not None and not port_is_free(port):
+        raise LaunchError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
     course_id = settings.COURSE_ID
     grader = f"grader-{course_id}"
     info = HubInfo(

@@ -1,8 +1,7 @@
 """End to end on a real JupyterHub in headless Chromium: release, fetch, validate,
 submit, collect, autograde, feedback; then what students must not reach.
 
-Screenshots go to ``artifacts/e2e/``. One hub serves the whole module; the
-tests run in file order (the isolation checks look at what the round trip made).
+Screenshots go to ``artifacts/e2e/``.
 """
 
 import json
@@ -134,7 +133,16 @@ def as_user(user, code):
 
 # --- the round trip ------------------------------------------------------------------
 
-def test_release_fetch_validate_submit_grade_feedback(hub, browser, artifacts):
+def test_course_on_jupyterhub(hub, browser, artifacts):
+    """The whole term in one test: the isolation checks look at what the round
+    trip left (a released assignment, a submission, a gradebook), and a single
+    test keeps pytest-xdist from starting a second hub with the same Unix users."""
+    round_trip(hub, browser, artifacts)
+    students_are_kept_out(hub, browser, artifacts)
+
+
+def round_trip(hub, browser, artifacts):
+    """Release, fetch, validate, submit, collect, autograde, feedback."""
     # 1. The instructor opens the grader service's JupyterLab, then the formgrader
     #    (an iframe: this is what JupyterHub >= 4.1's CSP used to blank).
     inst = new_page(browser, artifacts, "instructor")
@@ -244,7 +252,8 @@ def test_release_fetch_validate_submit_grade_feedback(hub, browser, artifacts):
 
 # --- what students must not reach -------------------------------------------------------
 
-def test_students_are_kept_out(hub, browser, artifacts):
+def students_are_kept_out(hub, browser, artifacts):
+    """Students cannot read source/, the gradebook, other students' work, or the formgrader."""
     course = Path(hub.course_root)
     exchange = Path(hub.exchange_root) / hub.course_id
     probe = f"""
@@ -278,6 +287,8 @@ print(json.dumps({{
     wait_for_lab(other)
     own = in_page_json(other, "GET", f"{hub.user_url('student2')}api/contents")
     assert own["status"] == 200, own  # student2 reaches their own files
+    no_formgrader = in_page_json(other, "GET", f"{hub.user_url('student2')}formgrader/api/assignments")
+    assert no_formgrader["status"] == 404, no_formgrader  # not loaded in students' servers
 
     page = new_page(browser, artifacts, "student-probe")
     login(page, hub, STUDENT)
