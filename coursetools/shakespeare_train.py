@@ -40,8 +40,8 @@ KN_ORDERS = (3, 4, 5, 6)
 
 DEFAULTS = dict(
     embed_dim=32,
-    units=(256, 256),
-    dropout=0.4,
+    units=(512,),
+    dropout=0.5,
     recurrent_dropout=0.0,
     embed_dropout=0.1,
     cell="lstm",
@@ -54,7 +54,7 @@ DEFAULTS = dict(
     patience=3,
     lr_patience=1,
     lr_factor=0.5,
-    max_minutes=40.0,
+    max_minutes=50.0,
     seed=1,
 )
 
