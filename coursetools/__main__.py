@@ -14,6 +14,10 @@ def main(argv=None):
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     sub.add_parser("demo", help="build the release, autograde the solution and a blank submission, print scores")
     sub.add_parser("expected-output", help="rewrite the notebook's expected training output from the reference solution")
+    from .grading import add_arguments as add_grading_arguments
+    add_grading_arguments(sub)
+    from .parallel import add_arguments as add_parallel_arguments
+    add_parallel_arguments(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "release":
@@ -25,6 +29,12 @@ def main(argv=None):
         elif args.command == "expected-output":
             from .expected_output import update_notebook
             update_notebook()
+        elif args.command in ("grade", "report", "feedback"):
+            from .grading import run_command
+            return run_command(args)
+        elif args.command == "grade-parallel":
+            from .parallel import run_command as run_parallel
+            return run_parallel(args)
     except (ReleaseError, SolutionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from .release import build_release, run_nbgrader
-from .report import cell_scores, format_table, write_csv
+from .grading import grade_batch
+from .report import format_report, grade_report, write_report_csv
 from .settings import ASSIGNMENTS, ROOT
 
 DEMO_DIR = ROOT / ".build" / "demo-course"
@@ -44,11 +45,11 @@ def run(log=print):
         add_submission(course, "solution", name, ROOT / "source" / name)
         add_submission(course, "untouched-release", name, ROOT / "release" / name)
         t = time.perf_counter()
-        run_nbgrader(["autograde", name, "--force"], course)
+        grade_batch(course, name, log=log)
         log(f"autograded {name}: 2 submissions in {time.perf_counter() - t:.1f} s")
-        rows = cell_scores(course, name)
+        reports = grade_report(course, name)
         log("")
-        log(format_table(rows))
-        csv_path = write_csv(rows, course / "reports" / f"{name}.csv")
-        log(f"\nscores written to {csv_path.relative_to(ROOT)}")
+        log(format_report(reports))
+        csv_path = write_report_csv(reports, course / "reports" / f"{name}.csv")
+        log(f"\nreport written to {csv_path.relative_to(ROOT)}")
     log(f"done in {time.perf_counter() - t0:.1f} s")

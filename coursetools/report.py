@@ -1,20 +1,65 @@
-"""Score tables read from an nbgrader gradebook."""
+"""The grade report: scores and statuses per student and per cell, as a table and a CSV.
+
+Sources: the gradebook (scores), the status file that :mod:`coursetools.grading`
+writes (whether a submission could be graded at all, and why not), and the
+autograded notebooks (why a cell lost its points: a failed check, an error,
+a timeout, the memory cap). "Graded: 0 points" and "could not be graded" are
+never confused: an ungraded submission has no score, only a status and a reason.
+
+Cell statuses: ``passed``, ``failed`` (an ``assert`` failed), ``not implemented``,
+``error`` (another exception), ``timed out`` (the cell hit the wall-clock cap),
+``out of memory`` (``MemoryError`` under the memory cap), ``not graded``
+(the submission could not be graded).
+"""
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
+
+from . import grading
+
+PASSED, FAILED, NOT_IMPLEMENTED, ERRORED = "passed", "failed", "not implemented", "error"
+CELL_TIMED_OUT, OUT_OF_MEMORY, NOT_GRADED = "timed out", "out of memory", "not graded"
+CODES = {PASSED: "", FAILED: "F", NOT_IMPLEMENTED: "N", ERRORED: "E", CELL_TIMED_OUT: "T",
+         OUT_OF_MEMORY: "M", NOT_GRADED: ""}
+ERROR_STATUS = {"AssertionError": FAILED, "NotImplementedError": NOT_IMPLEMENTED,
+                "CellTimeoutError": CELL_TIMED_OUT, "MemoryError": OUT_OF_MEMORY}
 
 
 @dataclass
 class CellScore:
+    """One graded cell of one student (``score`` is None when the submission was not graded)."""
+
     student: str
     assignment: str
     notebook: str
     cell: str
     score: float
     max_score: float
+    status: str = ""
+    detail: str = ""
+
+
+@dataclass
+class StudentReport:
+    student: str
+    assignment: str
+    status: str
+    reason: str = ""
+    notes: list = field(default_factory=list)
+    cells: list = field(default_factory=list)
+
+    @property
+    def score(self):
+        scores = [c.score for c in self.cells if c.score is not None]
+        return sum(scores) if self.status == grading.GRADED else None
+
+    @property
+    def max_score(self):
+        return sum(c.max_score for c in self.cells)
 
 
 def gradebook_url(root):
@@ -22,7 +67,7 @@ def gradebook_url(root):
 
 
 def cell_scores(root, assignment):
-    """One :class:`CellScore` per student and graded cell of ``assignment``."""
+    """One :class:`CellScore` per student and graded cell of ``assignment`` in the gradebook."""
     rows = []
     with Gradebook(gradebook_url(root)) as gb:
         a = gb.find_assignment(assignment)
@@ -34,8 +79,153 @@ def cell_scores(root, assignment):
     return rows
 
 
+def _error_status(outputs):
+    """``(status, detail)`` from a cell's outputs: a timeout or memory error first, else the first error."""
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    if not errors:
+        return None, ""
+    rank = {CELL_TIMED_OUT: 0, OUT_OF_MEMORY: 1}
+    out = min(errors, key=lambda o: rank.get(ERROR_STATUS.get(o.get("ename")), 2))
+    ename = out.get("ename", "Error")
+    evalue = str(out.get("evalue", "")).strip().splitlines()
+    detail = f"{ename}: {evalue[0]}" if evalue and evalue[0] else ename
+    return ERROR_STATUS.get(ename, ERRORED), detail[:200]
+
+
+def notebook_details(path):
+    """From an autograded notebook: ``{grade_id: (status, detail)}`` of its cells, and notes.
+
+    Notes tell about cells that are not graded but went wrong (an answer cell
+    that timed out or ran out of memory) and what the grading guard restored.
+    """
+    details, notes = {}, []
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return details, notes
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id") or cell.get("id", "?")
+        status, detail = _error_status(cell.get("outputs", []))
+        if meta.get("grade") and not meta.get("solution"):
+            details[gid] = (status, detail)
+        elif status in (CELL_TIMED_OUT, OUT_OF_MEMORY) or (status and meta.get("solution")):
+            notes.append(f"cell {gid}: {detail}")
+        restored = cell.metadata.get("grading", {}).get("restored")
+        if restored:
+            notes.append(f"before {gid} the grader restored {', '.join(restored)}")
+    return details, notes
+
+
+def _grade_cells(gb, assignment):
+    """``[(notebook, cell name, max score)]`` in notebook order."""
+    a = gb.find_assignment(assignment)
+    out = []
+    for nb in a.notebooks:
+        order = {c.name: i for i, c in enumerate(nb.source_cells)}
+        cells = sorted(nb.grade_cells, key=lambda c: order.get(c.name, 10**6))
+        out += [(nb.name, c.name, float(c.max_score)) for c in cells if c.cell_type == "code"]
+    return out
+
+
+def grade_report(course, assignment):
+    """One :class:`StudentReport` per student of the status file (or, without one, of the gradebook)."""
+    course = Path(course)
+    statuses = {r["student"]: r for r in grading.read_statuses(course, assignment)}
+    reports = []
+    with Gradebook(gradebook_url(course)) as gb:
+        cells = _grade_cells(gb, assignment)
+        submitted = {s.student.id for s in gb.find_assignment(assignment).submissions}
+        students = sorted(set(statuses) | (submitted if not statuses else set()))
+        for student in students:
+            st = statuses.get(student, {"status": grading.GRADED, "reason": "", "notes": []})
+            rep = StudentReport(student, assignment, st["status"], st.get("reason", ""), list(st.get("notes", [])))
+            graded = rep.status == grading.GRADED and student in submitted
+            if rep.status == grading.GRADED and not graded:
+                rep.status, rep.reason = grading.ERROR, "no gradebook entry: grade this submission again"
+            details = {}
+            for nb_name in sorted({nb for nb, _, _ in cells}):
+                if graded:
+                    d, notes = notebook_details(course / "autograded" / student / assignment / f"{nb_name}.ipynb")
+                    details[nb_name] = d
+                    rep.notes += [n for n in notes if n not in rep.notes]
+            for nb_name, cell, max_score in cells:
+                if not graded:
+                    rep.cells.append(CellScore(student, assignment, nb_name, cell, None, max_score, NOT_GRADED, ""))
+                    continue
+                try:
+                    score = float(gb.find_grade(cell, nb_name, assignment, student).score)
+                except MissingEntry:
+                    score = 0.0
+                status, detail = details.get(nb_name, {}).get(cell, (None, ""))
+                if status is None:
+                    status = PASSED if score >= max_score else FAILED
+                rep.cells.append(CellScore(student, assignment, nb_name, cell, score, max_score, status, detail))
+            reports.append(rep)
+    return reports
+
+
+def _short(cell):
+    return cell.replace("test-", "").replace("-published", "-pub").replace("-hidden", "-hid")
+
+
+def format_report(reports):
+    """A terminal table (one line per student, one column per graded cell), a legend, then the reasons and notes."""
+    if not reports:
+        return "(no submissions)"
+    cells = [c.cell for c in reports[0].cells]
+    names = [_short(c) for c in cells]
+    width = max(len("student"), *(len(r.student) for r in reports))
+    cw = [max(len(n), 6) for n in names]
+    head = "student".ljust(width) + "  " + "  ".join(n.rjust(w) for n, w in zip(names, cw)) + "    total  status"
+    lines = [head, "-" * len(head)]
+    for r in reports:
+        parts = []
+        for c, w in zip(r.cells, cw):
+            if c.score is None:
+                parts.append("-".rjust(w))
+            else:
+                code = CODES.get(c.status, "?")
+                parts.append((f"{c.score:g}" + (f" {code}" if code else "")).rjust(w))
+        total = f"{r.score:g}/{r.max_score:g}" if r.score is not None else f"-/{r.max_score:g}"
+        status = r.status if r.status == grading.GRADED else f"NOT GRADED: {r.status}"
+        lines.append(r.student.ljust(width) + "  " + "  ".join(parts) + "  " + total.rjust(7) + "  " + status)
+    lines.append("")
+    lines.append("cells: score, then F failed check, E error, N not implemented, T timed out, M out of memory; "
+                 "- not graded")
+    explained = [r for r in reports if r.reason or r.notes]
+    if explained:
+        lines.append("")
+        for r in explained:
+            if r.reason:
+                lines.append(f"{r.student}: {r.status}: {r.reason}")
+            for n in r.notes:
+                lines.append(f"{r.student}: note: {n}")
+    return "\n".join(lines)
+
+
+CSV_FIELDS = ["student", "assignment", "notebook", "cell", "score", "max_score", "cell_status", "detail",
+              "submission_status", "reason", "notes"]
+
+
+def write_report_csv(reports, path):
+    """One CSV row per student and graded cell; an empty score means "not graded", not zero."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_FIELDS)
+        for r in reports:
+            for c in r.cells:
+                w.writerow([r.student, r.assignment, c.notebook, c.cell, "" if c.score is None else c.score,
+                            c.max_score, c.status, c.detail, r.status, r.reason, "; ".join(r.notes)])
+    return path
+
+
 def format_table(rows):
-    """A plain-text table: one line per student, one column per graded cell, then the total."""
+    """A plain-text table of :func:`cell_scores` rows: one line per student, one column per cell, then the total."""
     if not rows:
         return "(no graded submissions)"
     cells = sorted({r.cell for r in rows})
@@ -60,6 +250,7 @@ def format_table(rows):
 
 
 def write_csv(rows, path):
+    """CSV of :func:`cell_scores` rows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
@@ -70,4 +261,5 @@ def write_csv(rows, path):
     return path
 
 
-__all__ = ["CellScore", "cell_scores", "format_table", "write_csv", "MissingEntry"]
+__all__ = ["CellScore", "StudentReport", "cell_scores", "grade_report", "format_report", "write_report_csv",
+           "format_table", "write_csv", "MissingEntry"]

@@ -1,0 +1,340 @@
+"""Grade a whole class robustly: one ``nbgrader autograde`` per student, statuses recorded.
+
+``python -m coursetools grade <assignment>`` (or :func:`grade_batch`) does, for
+every ``submitted/<student>/<assignment>/`` of a course folder:
+
+1. **pre-checks**, reading only: the expected notebook is there (a renamed or
+   missing notebook is reported with the names found), the file is not empty,
+   is valid JSON and a notebook (nbformat 4). A kernelspec that differs from the
+   source's is noted (nbgrader runs the source's kernel anyway);
+2. runs ``nbgrader autograde <assignment> --student <student> --force`` in its
+   own process group, under a wall-clock limit for the whole submission (the
+   per-cell limit and the memory cap live in ``nbgrader_config.py``). One bad
+   submission never stops the batch;
+3. records a :class:`StudentResult`: ``graded`` or why the submission could not
+   be graded (``missing notebook``, ``invalid notebook``, ``kernel died``,
+   ``timed out``, ``grading error``), with the reason and notes (locked cells
+   edited, graded cells deleted or duplicated, compared with ``release/``;
+   a replaced kernelspec). A submission that could
+   not be graded leaves no half-written trace: its gradebook submission and
+   its ``autograded/`` folder are removed, so the gradebook only holds graded
+   work. ``submitted/`` is never written to.
+
+Statuses go to ``reports/<assignment>.status.json``; :mod:`coursetools.report`
+joins them with the gradebook into the grade report. Running the batch again
+regrades everything from ``submitted/`` and gives the same result (idempotent).
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .release import tool_env
+
+GRADED = "graded"
+MISSING = "missing notebook"
+INVALID = "invalid notebook"
+KERNEL_DIED = "kernel died"
+TIMED_OUT = "timed out"
+ERROR = "grading error"
+UNGRADABLE = (MISSING, INVALID, KERNEL_DIED, TIMED_OUT, ERROR)
+
+DEFAULT_SUBMISSION_TIMEOUT_S = 1800  # wall clock for one whole submission (all its cells)
+
+DEAD_KERNEL = re.compile(r"DeadKernelError|Kernel died")
+
+
+class GradingError(RuntimeError):
+    """The batch cannot run at all (no such assignment or course folder); the message says why."""
+
+
+@dataclass
+class StudentResult:
+    """What happened to one student's submission."""
+
+    student: str
+    assignment: str
+    status: str
+    reason: str = ""
+    notes: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def graded(self):
+        return self.status == GRADED
+
+
+def expected_notebooks(course, assignment):
+    """Notebook file names of ``assignment``, taken from ``source/<assignment>/`` of the course."""
+    src = Path(course) / "source" / assignment
+    if not src.is_dir():
+        raise GradingError(f"no source folder {src}: is {assignment!r} an assignment of this course?")
+    names = sorted(p.name for p in src.glob("*.ipynb"))
+    if not names:
+        raise GradingError(f"{src} has no notebook")
+    return names
+
+
+def _kernel_name(nb):
+    return (nb.get("metadata", {}).get("kernelspec") or {}).get("name")
+
+
+def _grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def tampering_notes(nb, release_nb):
+    """What nbgrader will undo in ``nb``, compared with the released notebook ``release_nb``.
+
+    Locked cells whose source was edited (nbgrader restores them), graded
+    cells that were deleted (added back, ``add_missing_cells``), cells
+    duplicated (only the last copy keeps its grade id).
+    """
+    notes = []
+    released = {_grade_id(c): c for c in release_nb.cells if _grade_id(c)}
+    seen = {}
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if gid:
+            seen[gid] = seen.get(gid, 0) + 1
+    for gid, cell in released.items():
+        meta = cell.metadata.get("nbgrader", {})
+        mine = [c for c in nb.cells if _grade_id(c) == gid]
+        if not mine:
+            if meta.get("grade"):
+                notes.append(f"deleted graded cell {gid}: nbgrader added it back")
+            continue
+        if meta.get("locked") and any(c.get("source", "") != cell.source for c in mine):
+            notes.append(f"edited locked cell {gid}: nbgrader restored it")
+    notes += [f"duplicated cell {gid} ({n} copies): only the last one counts" for gid, n in seen.items() if n > 1]
+    return notes
+
+
+def precheck(folder, notebooks, source_folder=None, release_folder=None):
+    """Check a submission folder without modifying it.
+
+    Returns ``(status, reason, notes)``: ``status`` is :data:`GRADED` when
+    nbgrader may run (``reason`` empty), else :data:`MISSING` or :data:`INVALID`.
+    """
+    folder = Path(folder)
+    notes = []
+    if not folder.is_dir():
+        return MISSING, f"no submission folder {folder.name}/", notes
+    for name in notebooks:
+        path = folder / name
+        if not path.is_file():
+            found = sorted(p.name for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            if found:
+                return MISSING, f"{name} not found; the submission has {', '.join(found)} (renamed?)", notes
+            return MISSING, f"{name} not found; the submission has no notebook", notes
+        raw = path.read_bytes()
+        if not raw.strip():
+            return INVALID, f"{name} is an empty file", notes
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            return INVALID, f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})", notes
+        except json.JSONDecodeError as exc:
+            return INVALID, f"{name} is not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})", notes
+        if not isinstance(data, dict) or "cells" not in data or data.get("nbformat") != 4:
+            return INVALID, f"{name} is JSON but not an nbformat-4 notebook", notes
+        try:
+            nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        except Exception as exc:  # nbformat raises several kinds
+            return INVALID, f"{name} is not a readable notebook ({type(exc).__name__}: {exc})"[:300], notes
+        if source_folder is not None and (Path(source_folder) / name).is_file():
+            want = _kernel_name(nbformat.read(Path(source_folder) / name, as_version=4))
+            got = _kernel_name(nb)
+            if want and got != want:
+                notes.append(f"kernelspec {got!r} replaced by {want!r}")
+        if release_folder is not None and (Path(release_folder) / name).is_file():
+            notes += tampering_notes(nb, nbformat.read(Path(release_folder) / name, as_version=4))
+    return GRADED, "", notes
+
+
+def _last_error_line(log):
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if "Error" in ln or "Exception" in ln:
+            return ln[-300:]
+    return (lines[-1] if lines else "no output")[-300:]
+
+
+def forget(course, assignment, student):
+    """Remove what a failed or stale grading left: the gradebook submission and the autograded folder."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course = Path(course)
+    db = course / "gradebook.db"
+    if db.exists():
+        with Gradebook(f"sqlite:///{db.resolve()}") as gb:
+            try:
+                gb.remove_submission(assignment, student)
+            except MissingEntry:
+                pass
+    shutil.rmtree(course / "autograded" / student / assignment, ignore_errors=True)
+
+
+def run_autograde(course, assignment, student, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S):
+    """Run nbgrader for one student; return ``(returncode or None on timeout, log text)``."""
+    cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={glob.escape(student)}", "--force"]
+    proc = subprocess.Popen(cmd, cwd=course, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace", start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # nbgrader and the kernel it started
+        except ProcessLookupError:
+            pass
+        out, _ = proc.communicate()
+        return None, out
+
+
+def grade_student(course, assignment, student, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S, notebooks=None):
+    """Pre-check and autograde one submission; never raises for a bad submission."""
+    course = Path(course)
+    t0 = time.perf_counter()
+    notebooks = notebooks or expected_notebooks(course, assignment)
+    folder = course / "submitted" / student / assignment
+    status, reason, notes = precheck(folder, notebooks, course / "source" / assignment, course / "release" / assignment)
+    if status != GRADED:
+        forget(course, assignment, student)
+        return StudentResult(student, assignment, status, reason, notes, time.perf_counter() - t0)
+    code, log = run_autograde(course, assignment, student, timeout_s)
+    if code == 0:
+        status = GRADED
+    elif code is None:
+        status, reason = TIMED_OUT, f"the submission ran past the {timeout_s:g} s limit for a whole notebook"
+    elif DEAD_KERNEL.search(log):
+        status, reason = KERNEL_DIED, "the kernel died while running the notebook (os._exit, a crash, or killed)"
+    else:
+        status, reason = ERROR, _last_error_line(log)
+    if status != GRADED:
+        forget(course, assignment, student)
+    return StudentResult(student, assignment, status, reason, notes, time.perf_counter() - t0)
+
+
+def students_of(course, assignment):
+    """Students with a ``submitted/<student>/<assignment>/`` folder, sorted."""
+    root = Path(course) / "submitted"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir())
+
+
+def status_path(course, assignment):
+    return Path(course) / "reports" / f"{assignment}.status.json"
+
+
+def write_statuses(course, assignment, results):
+    """Merge ``results`` into the status file; students no longer submitted are dropped."""
+    path = status_path(course, assignment)
+    known = {r["student"]: r for r in read_statuses(course, assignment)}
+    known.update({r.student: asdict(r) for r in results})
+    present = set(students_of(course, assignment))
+    rows = [known[s] for s in sorted(known) if s in present]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows, indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_statuses(course, assignment):
+    path = status_path(course, assignment)
+    if not path.exists():
+        return []
+    return json.loads(path.read_text())
+
+
+def ensure_assignment(course, assignment):
+    """Make sure the gradebook knows the assignment (``nbgrader generate_assignment`` did it)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    db = Path(course) / "gradebook.db"
+    if db.exists():
+        with Gradebook(f"sqlite:///{db.resolve()}") as gb:
+            try:
+                gb.find_assignment(assignment)
+                return
+            except MissingEntry:
+                pass
+    raise GradingError(f"the gradebook of {course} has no assignment {assignment!r}: "
+                       f"run `nbgrader generate_assignment {assignment}` (or `python -m coursetools release`) first")
+
+
+def grade_batch(course, assignment, students=None, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S, log=print):
+    """Grade ``students`` (default: every submission) one after the other; return their results."""
+    course = Path(course)
+    ensure_assignment(course, assignment)
+    notebooks = expected_notebooks(course, assignment)
+    students = list(students) if students else students_of(course, assignment)
+    results = []
+    for i, student in enumerate(students, 1):
+        r = grade_student(course, assignment, student, timeout_s, notebooks)
+        results.append(r)
+        extra = f": {r.reason}" if r.reason else ""
+        log(f"[{i}/{len(students)}] {student}: {r.status}{extra} ({r.seconds:.1f} s)")
+    write_statuses(course, assignment, results)
+    return results
+
+
+# ----- command line: python -m coursetools grade | report | feedback ------------------------
+
+
+def add_arguments(sub):
+    """Register the ``grade``, ``report`` and ``feedback`` subcommands on an argparse subparsers object."""
+    from .settings import ROOT
+
+    def common(p):
+        p.add_argument("assignment", nargs="?", default="dinosaurus_island", help="assignment name (default: %(default)s)")
+        p.add_argument("--course", default=str(ROOT), help="course folder with submitted/ and gradebook.db (default: the repository)")
+
+    p = sub.add_parser("grade", help="autograde every submission robustly, then print the grade report")
+    common(p)
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--submission-timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT_S,
+                   help="wall-clock seconds for one whole submission (default: %(default)s)")
+    p = sub.add_parser("report", help="print the grade report and write reports/<assignment>.csv")
+    common(p)
+    p = sub.add_parser("feedback", help="nbgrader generate_feedback with hidden tests removed, then a leak scan")
+    common(p)
+
+
+def run_command(args):
+    """Run a ``grade``/``report``/``feedback`` command; return the exit status."""
+    from . import report
+
+    course = Path(args.course)
+    try:
+        if args.command == "grade":
+            grade_batch(course, args.assignment, args.student, args.submission_timeout)
+        if args.command in ("grade", "report"):
+            reports = report.grade_report(course, args.assignment)
+            print()
+            print(report.format_report(reports))
+            path = report.write_report_csv(reports, course / "reports" / f"{args.assignment}.csv")
+            print(f"\nreport written to {path}")
+        elif args.command == "feedback":
+            from .feedback import generate_feedback
+            leaks = generate_feedback(course, args.assignment)
+            if leaks:
+                for path, line in leaks:
+                    print(f"LEAK: {path}: {line}", file=sys.stderr)
+                return 1
+    except GradingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
