@@ -225,7 +225,7 @@ def available_assignments(wanted=None) -> list[str]:
 
 
 def build_course_root(info: HubInfo, assignments: list[str]) -> None:
-    """Copy the course into the grader's course root and generate the student versions."""
+    """Copy the course into the grader's course root and build the student versions there."""
     root = Path(info.course_root)
     if root.exists():
         shutil.rmtree(root)
@@ -237,28 +237,13 @@ def build_course_root(info: HubInfo, assignments: list[str]) -> None:
             shutil.copytree(src, root / name, ignore=ignore)
         elif src.exists():
             shutil.copy2(src, root / name)
-    for name in assignments:
-        dest = root / "source" / name
-        for rel in settings.ASSIGNMENTS[name].shared:
-            src = settings.ROOT / rel
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_dir():
-                shutil.copytree(src, target, ignore=ignore, dirs_exist_ok=True)
-            else:
-                shutil.copy2(src, target)
-    for sub in ("release", "gradebook.db", "submitted", "autograded", "feedback"):
-        p = root / sub
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
     chown_tree(root, info.grader_user)
     os.chmod(root, 0o700)
-    env = server_env(info, "grader")
-    for name in assignments:
-        run_as(info.grader_user, [str(ENV_BIN / "nbgrader"), "generate_assignment", name],
-               cwd=root, env=env)
+    if assignments:
+        # The course's own release command, run by the grader in the copy: it
+        # puts the shared files into source/<assignment>/ and generates release/.
+        run_as(info.grader_user, [sys.executable, "-m", "coursetools", "release", *assignments],
+               cwd=root, env=server_env(info, "grader"))
 
 
 def _http_status(url: str, timeout: float = 3.0) -> int | None:
