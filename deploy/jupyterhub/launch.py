@@ -242,8 +242,9 @@ def build_course_root(info: HubInfo, assignments: list[str]) -> None:
     if assignments:
         # The course's own release command, run by the grader in the copy: it
         # puts the shared files into source/<assignment>/ and generates release/.
-        run_as(info.grader_user, [sys.executable, "-m", "coursetools", "release", *assignments],
-               cwd=root, env=server_env(info, "grader"))
+        # (coursetools.release.build_release is what `python -m coursetools release` runs.)
+        code = f"from coursetools.release import build_release; build_release({list(assignments)!r})"
+        run_as(info.grader_user, [sys.executable, "-c", code], cwd=root, env=server_env(info, "grader"))
 
 
 def _http_status(url: str, timeout: float = 3.0) -> int | None:
