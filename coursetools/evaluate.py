@@ -1,0 +1,212 @@
+"""Test NLL of every dinosaur-name model, in one table (issue "Going further").
+
+    python -m coursetools.evaluate             # print the table (about 10 s)
+    python -m coursetools.evaluate --train     # first retrain the course RNN variants (minutes)
+    python -m coursetools.evaluate --train-lstm  # first retrain the LSTM (about 5 minutes)
+
+The split is SPEC section 5 (:func:`utils.name_eval.split_names`): 1372
+training names, 152 test names (1965 predicted characters). The training
+names are cut once more into 1235 names to fit on and 137 dev names
+(:func:`utils.name_eval.dev_split`); the test names are used for nothing but
+the final score.
+
+* n-gram baselines: smoothing tuned on dev, then refitted on all 1372
+  training names (computed at every run, about 2 s);
+* course RNN variants (the assignment's recipe, run with the reference
+  solution of :func:`coursetools.solution.load_solution`), trained on the
+  1235 fit names, loaded from ``models/course_rnn.npz``;
+* the numpy LSTM of :mod:`utils.name_models`, trained on the 1235 fit names
+  with early stopping on dev, loaded from ``models/name_lstm.npz``, alone and
+  interpolated with the Kneser-Ney 5-gram (weight tuned on dev).
+
+``utils`` holds no solution code, so the course RNN is trained here, on the
+instructor side, and only its parameters are shipped (``models/course_rnn.npz``
+is in the manifest of the ``going_further`` assignment).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from .settings import DATA_DIR, MODELS_DIR
+
+COURSE_RNN_PATH = MODELS_DIR / "course_rnn.npz"
+LSTM_PATH = MODELS_DIR / "name_lstm.npz"
+N_A = 50
+BASE_ITERATIONS = 35_000
+LONG_ITERATIONS = 175_000
+LOG_EVERY = 2_500
+
+
+def _utils():
+    from coursetools.settings import ROOT
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import utils.name_eval as ne
+
+    return ne
+
+
+def load_split():
+    """``(train, test, fit, dev)`` name lists of the held-out split."""
+    ne = _utils()
+    train, test = ne.split_names(ne.read_names(DATA_DIR / "dinos.txt"))
+    fit, dev = ne.dev_split(train)
+    return train, test, fit, dev
+
+
+def train_course_rnn(sol, names, iterations, reset, dev=None, log_every=LOG_EVERY, n_a=N_A):
+    """The assignment's training loop, run with the reference ``optimize``.
+
+    Same steps as the solution's ``model()`` (``initialize_parameters``,
+    ``np.random.seed(0)`` shuffle of ``names``, one name per iteration,
+    learning rate 0.01, smoothed loss) without its printing and sampling;
+    ``reset=True`` starts every name from a zero hidden state instead of
+    carrying the last one. A test checks that ``reset=False`` gives the
+    parameters of ``model()`` itself.
+
+    Returns:
+        parameters, log -- ``log`` has ``iterations``, ``dev_nll`` (per
+        character, zero start state per name) and ``train_loss`` (smoothed
+        loss per name), recorded every ``log_every`` iterations
+    """
+    ne = _utils()
+    vocab_size = len(ne.VOCAB)
+    parameters = sol.initialize_parameters(n_a, vocab_size, vocab_size)
+    loss = sol.get_initial_loss(vocab_size, 7)
+    examples = list(names)
+    np.random.seed(0)
+    np.random.shuffle(examples)
+    encoded = {name: ne.encode_name(name) for name in examples}
+    a_prev = np.zeros((n_a, 1))
+    log = {"iterations": [], "dev_nll": [], "train_loss": []}
+    for j in range(iterations):
+        X, Y = encoded[examples[j % len(examples)]]
+        if reset:
+            a_prev = np.zeros((n_a, 1))
+        cur_loss, _, a_prev = sol.optimize(X, Y, a_prev, parameters, learning_rate=0.01)
+        loss = sol.smooth(loss, cur_loss)
+        if dev is not None and (j + 1) % log_every == 0:
+            log["iterations"].append(j + 1)
+            log["dev_nll"].append(ne.rnn_mean_nll(parameters, dev))
+            log["train_loss"].append(float(loss))
+    return parameters, log
+
+
+def train_all_course_rnns(path=COURSE_RNN_PATH, verbose=True):
+    """Train the four variants of :data:`utils.name_eval.RNN_VARIANTS` and save them to ``path``."""
+    from .solution import load_solution
+
+    ne = _utils()
+    sol = load_solution()
+    train, test, fit, dev = load_split()
+    plan = {
+        "carry": (BASE_ITERATIONS, False),
+        "reset": (BASE_ITERATIONS, True),
+        "carry_long": (LONG_ITERATIONS, False),
+        "reset_long": (LONG_ITERATIONS, True),
+    }
+    arrays = {}
+    for variant, (iterations, reset) in plan.items():
+        t0 = time.perf_counter()
+        params, log = train_course_rnn(sol, fit, iterations, reset, dev=dev)
+        for k, v in params.items():
+            arrays[f"{variant}__{k}"] = v
+        for k, v in log.items():
+            arrays[f"{variant}__{k}"] = np.asarray(v)
+        if verbose:
+            print(
+                f"{variant:<11} {iterations:>7} iterations in {time.perf_counter() - t0:5.0f} s: "
+                f"dev {log['dev_nll'][-1]:.4f}"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    if verbose:
+        print(f"saved {path}")
+
+
+def train_lstm(path=LSTM_PATH, verbose=True):
+    """Train the LSTM of the notebook (same settings) on the fit names; save it with its history."""
+    ne = _utils()
+    from utils.name_models import LSTM_FIT, LSTM_MODEL, CharLSTM
+
+    train, test, fit, dev = load_split()
+    model = CharLSTM(**LSTM_MODEL)
+    t0 = time.perf_counter()
+    history = model.fit(fit, dev, verbose=verbose, **LSTM_FIT)
+    seconds = time.perf_counter() - t0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    meta = {"history": history, "seconds": seconds}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    if verbose:
+        print(f"trained in {seconds:.0f} s; saved {path}")
+    return model
+
+
+def table_rows(verbose=False):
+    """All rows ``(model, test NLL)``; models whose files are missing are skipped with a note."""
+    ne = _utils()
+    train, test, fit, dev = load_split()
+    baselines = ne.ngram_baselines(train, test, fit, dev)
+    rows = [(r["model"] + f" ({r['setting']})", r["test"]) for r in baselines]
+    notes = []
+    if COURSE_RNN_PATH.is_file():
+        for variant, v in ne.load_course_rnn(COURSE_RNN_PATH).items():
+            rows.append((ne.RNN_VARIANTS[variant], ne.rnn_mean_nll(v["parameters"], test)))
+    else:
+        notes.append(f"{COURSE_RNN_PATH} missing: run `python -m coursetools.evaluate --train`")
+    if LSTM_PATH.is_file():
+        from utils.name_models import CharLSTM
+        from utils.ngram import KneserNey, name_streams
+
+        lstm = CharLSTM.load(LSTM_PATH)
+        rows.append((f"LSTM {lstm.hidden} units (numpy, Adam, dropout, early stopping)", lstm.mean_nll(test)))
+        d = next(r["param"] for r in baselines if r["model"] == "Kneser-Ney 5-gram")
+        kn_fit = KneserNey(5, ne.VOCAB, d).fit(name_streams(fit), start=1)
+        w, _ = ne.tune_mixture_weight(lstm.char_logprobs(dev), ne.ngram_char_logprobs(kn_fit, dev))
+        kn_train = KneserNey(5, ne.VOCAB, d).fit(name_streams(train), start=1)
+        mix = ne.mixture_mean_nll(lstm.char_logprobs(test), ne.ngram_char_logprobs(kn_train, test), w)
+        rows.append((f"LSTM + Kneser-Ney 5-gram, interpolated (LSTM weight {w:.3g}, tuned on dev)", mix))
+    else:
+        notes.append(f"{LSTM_PATH} missing: run `python -m coursetools.evaluate --train-lstm`")
+    return rows, notes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m coursetools.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", action="store_true", help="retrain the course RNN variants first (several minutes)")
+    parser.add_argument("--train-lstm", action="store_true", help="retrain the LSTM first (about 5 minutes)")
+    parser.add_argument("--png", metavar="PATH", help="also save the bar chart of test NLL to this PNG file")
+    args = parser.parse_args(argv)
+    ne = _utils()
+    try:
+        if args.train:
+            train_all_course_rnns()
+        if args.train_lstm:
+            train_lstm()
+        rows, notes = table_rows()
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _, test, _, _ = load_split()
+    print(ne.format_table(rows, ne.count_predicted(test)))
+    for note in notes:
+        print("note:", note)
+    if args.png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from utils.name_plots import plot_test_nll
+
+        plot_test_nll(rows, path=args.png)
+        print(f"saved {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
