@@ -135,6 +135,21 @@ def visible_text(html_text):
     return _SPACE.sub(" ", _html.unescape(_TAG.sub("", html_text)))
 
 
+def notebook_text(path):
+    """Everything a notebook shows (sources, outputs, tracebacks), as plain text with collapsed whitespace."""
+    import nbformat
+
+    parts = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        parts.append(cell.source)
+        for out in cell.get("outputs", []):
+            parts.append(str(out.get("text", "")))
+            parts += [strip_ansi(str(x)) for x in out.get("traceback", [])]
+            parts.append(str(out.get("evalue", "")))
+            parts += [str(v) for v in (out.get("data") or {}).values()]
+    return _SPACE.sub(" ", "\n".join(parts))
+
+
 def secret_lines(course, assignment):
     """Hidden-test lines of the source notebooks of ``assignment`` that the release does not show."""
     import nbformat
@@ -153,14 +168,23 @@ def secret_lines(course, assignment):
     return sorted(set(secrets))
 
 
+def _whole(line):
+    """A pattern for ``line`` that does not match inside a longer identifier."""
+    head = r"(?<!\w)" if re.match(r"\w", line) else ""
+    tail = r"(?!\w)" if re.search(r"\w$", line) else ""
+    return re.compile(head + re.escape(line) + tail)
+
+
 def scan_for_leaks(paths, secrets):
     """``[(path, secret line)]`` for every secret line visible in one of the HTML/notebook files."""
     leaks = []
-    needles = [(s, _SPACE.sub(" ", s)) for s in secrets]
+    # whole lines only: "_history = []" (hidden) must not match inside "loss_history = []" (public)
+    needles = [(s, _whole(_SPACE.sub(" ", s))) for s in secrets]
     for path in paths:
-        text = visible_text(open(path, encoding="utf-8", errors="replace").read())
+        text = notebook_text(path) if str(path).endswith(".ipynb") else \
+            visible_text(open(path, encoding="utf-8", errors="replace").read())
         for raw, needle in needles:
-            if needle in text:
+            if needle.search(text):
                 leaks.append((str(path), raw))
     return leaks
 
