@@ -8,6 +8,7 @@ returns the figure (a notebook shows it). Import this module explicitly;
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from .name_eval import to_bits
 
@@ -59,9 +60,19 @@ def plot_rnn_curves(variants, path=None):
     if not variants:
         raise ValueError("no course-RNN variants to plot")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, v in variants.items():
+    drawn = []  # a shorter run that is the start of a longer one is shown as a line where it stops
+    for name, v in sorted(variants.items(), key=lambda kv: -len(kv[1]["iterations"])):
+        n = len(v["dev_nll"])
+        parent = next((d for d, w in drawn if np.array_equal(w["dev_nll"][:n], v["dev_nll"])), None)
+        if parent is not None and n > 0:
+            for ax in (ax1, ax2):
+                ax.axvline(v["iterations"][-1], color="grey", linestyle=":")
+            ax2.annotate(f"{name} stops here", (v["iterations"][-1], max(v["dev_nll"])), fontsize=8,
+                         xytext=(3, 0), textcoords="offset points")
+            continue
         ax1.plot(v["iterations"], v["train_loss"], label=name)
         ax2.plot(v["iterations"], v["dev_nll"], label=name)
+        drawn.append((name, v))
     ax1.set_title("course RNN: smoothed training loss (per name)")
     ax2.set_title("course RNN: dev NLL (nats per character)")
     for ax in (ax1, ax2):
