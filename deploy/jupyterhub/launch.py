@@ -436,6 +436,16 @@ def stop(state_dir: Path = DEFAULT_STATE_DIR, purge: bool = False, timeout: floa
                 os.killpg(info.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    # The proxy runs in a session of its own; the hub stops it on a clean exit,
+    # this covers a hub that was killed.
+    proxy_pid_file = Path(info.state_dir) / "hub" / "jupyterhub-proxy.pid"
+    if proxy_pid_file.exists():
+        try:
+            pid = int(proxy_pid_file.read_text().strip())
+            if "configurable-http-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                os.kill(pid, signal.SIGTERM)
+        except (ValueError, OSError):
+            pass
     # Anything still running as the course's accounts (servers, kernels).
     users = [*info.instructors, *info.students, info.grader_user]
     leftovers = _pids_of_users(users)
@@ -485,6 +495,11 @@ def main(argv=None) -> int:
             print(f"stop it with: {sys.executable} {Path(__file__)} down --state-dir {args.state_dir}")
             return 0
         print("Ctrl-C stops it.")
+
+        def _interrupt(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         try:
             while True:
                 time.sleep(3600)
