@@ -50,6 +50,7 @@ DEFAULTS = dict(
     clipnorm=1.0,
     batch_size=128,
     stride=3,
+    epoch_fraction=1.0,
     max_epochs=30,
     patience=3,
     lr_patience=1,
@@ -154,10 +155,11 @@ def evaluate(model, train, dev, test):
 
 def train(settings, out_path, corpus_path=None, threads=0):
     """Train with early stopping on dev; save the best model and its record."""
-    import keras
-    import tensorflow as tf
+    from utils import shakespeare as S  # first: it quiets TensorFlow before importing it
 
-    from utils import shakespeare as S
+    import keras
+    import numpy as np
+    import tensorflow as tf
 
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -173,49 +175,50 @@ def train(settings, out_path, corpus_path=None, threads=0):
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     history = []
-    state = {"best": float("inf"), "best_epoch": 0, "t0": time.perf_counter(), "bad": 0,
-             "bad_lr": 0}
-
-    class DevScore(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            state["te"] = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            train_seconds = time.perf_counter() - state["te"]
-            dev_nll = S.mean_nll(self.model, dev_text, start=dev_start)
-            lr = float(self.model.optimizer.learning_rate.numpy())
-            row = {"epoch": epoch + 1, "train_loss": float(logs["loss"]), "dev_nll": dev_nll,
-                   "learning_rate": lr, "seconds": round(train_seconds, 1)}
-            history.append(row)
-            improved = dev_nll < state["best"] - 1e-4
-            if improved:
-                state.update(best=dev_nll, best_epoch=epoch + 1, bad=0, bad_lr=0)
-                self.model.save(out_path)
-            else:
-                state["bad"] += 1
-                state["bad_lr"] += 1
-                if state["bad_lr"] >= settings["lr_patience"]:
-                    self.model.optimizer.learning_rate.assign(lr * settings["lr_factor"])
-                    state["bad_lr"] = 0
-            elapsed = (time.perf_counter() - state["t0"]) / 60
-            print(f"epoch {epoch + 1}: train {row['train_loss']:.4f}  dev {dev_nll:.4f}  "
-                  f"lr {lr:.2e}  {train_seconds:.0f}s  ({elapsed:.1f} min){' *' if improved else ''}",
-                  flush=True)
-            if state["bad"] >= settings["patience"]:
-                print("early stop: dev NLL did not improve", flush=True)
-                self.model.stop_training = True
-            elif elapsed >= settings["max_minutes"]:
-                print("stop: time budget reached", flush=True)
-                self.model.stop_training = True
-
-    print(f"train {len(train_text)} chars -> {len(X)} windows; dev {len(dev)}; test {len(test)}; "
-          f"{model.count_params()} parameters", flush=True)
-    model.fit(X, Y, batch_size=settings["batch_size"], epochs=settings["max_epochs"],
-              shuffle=True, verbose=0, callbacks=[DevScore()])
-    total = time.perf_counter() - state["t0"]
+    best = {"dev": float("inf"), "epoch": 0, "weights": None}
+    bad = bad_lr = 0
+    rng = np.random.default_rng(settings["seed"])
+    per_epoch = max(1, int(round(len(X) * settings["epoch_fraction"])))
+    print(f"train {len(train_text)} chars -> {len(X)} windows ({per_epoch} per epoch); "
+          f"dev {len(dev)}; test {len(test)}; {model.count_params()} parameters", flush=True)
+    t0 = time.perf_counter()
+    for epoch in range(1, settings["max_epochs"] + 1):
+        # each epoch: a fresh random subset (all windows when epoch_fraction is 1)
+        idx = rng.permutation(len(X))[:per_epoch]
+        te = time.perf_counter()
+        fit = model.fit(X[idx], Y[idx], batch_size=settings["batch_size"], epochs=1,
+                        shuffle=False, verbose=0)
+        train_seconds = time.perf_counter() - te
+        dev_nll = S.mean_nll(model, dev_text, start=dev_start)
+        lr = float(model.optimizer.learning_rate.numpy())
+        row = {"epoch": epoch, "train_loss": float(fit.history["loss"][-1]), "dev_nll": dev_nll,
+               "learning_rate": lr, "seconds": round(train_seconds, 1)}
+        history.append(row)
+        improved = dev_nll < best["dev"] - 1e-4
+        if improved:
+            best.update(dev=dev_nll, epoch=epoch, weights=model.get_weights())
+            bad = bad_lr = 0
+            export_slim(model, arch, lr, out_path)  # checkpoint: the best so far
+        else:
+            bad += 1
+            bad_lr += 1
+            if bad_lr >= settings["lr_patience"]:
+                model.optimizer.learning_rate.assign(lr * settings["lr_factor"])
+                bad_lr = 0
+        elapsed = (time.perf_counter() - t0) / 60
+        print(f"epoch {epoch}: train {row['train_loss']:.4f}  dev {dev_nll:.4f}  lr {lr:.2e}  "
+              f"{train_seconds:.0f}s  ({elapsed:.1f} min){' *' if improved else ''}", flush=True)
+        if bad >= settings["patience"]:
+            print("early stop: dev NLL did not improve", flush=True)
+            break
+        if elapsed >= settings["max_minutes"]:
+            print("stop: time budget reached", flush=True)
+            break
+    total = time.perf_counter() - t0
     final_lr = float(model.optimizer.learning_rate.numpy())
-    best = export_slim(S.load_model(out_path), arch, final_lr, out_path)
-    scores = evaluate(best, train_text, dev, test)
+    model.set_weights(best["weights"])
+    best_model = export_slim(model, arch, final_lr, out_path)
+    scores = evaluate(best_model, train_text, dev, test)
     record = {
         "model_file": _rel(out_path),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -225,10 +228,10 @@ def train(settings, out_path, corpus_path=None, threads=0):
                   "predicted from up to 40 preceding characters"),
         "settings": {**settings, "units": list(settings["units"])},
         "extra_epoch_learning_rate": final_lr,
-        "parameters": int(best.count_params()),
+        "parameters": int(best_model.count_params()),
         "train_windows": int(len(X)),
         "epochs_run": len(history),
-        "best_epoch": state["best_epoch"],
+        "best_epoch": best["epoch"],
         "train_seconds": round(total, 1),
         "history": history,
         "dev_nll": scores["dev"],
@@ -239,7 +242,7 @@ def train(settings, out_path, corpus_path=None, threads=0):
     if old and "baselines" in old:
         record["baselines"] = old["baselines"]
     write_record(out_path, record)
-    print(f"best epoch {state['best_epoch']}: dev {scores['dev']:.4f}, test {scores['test']:.4f} "
+    print(f"best epoch {best['epoch']}: dev {scores['dev']:.4f}, test {scores['test']:.4f} "
           f"nats/char; {total / 60:.1f} min", flush=True)
     return record
 
