@@ -235,3 +235,26 @@ def test_sentence_is_asked_for_only_when_missing(tiny_model, monkeypatch):
     prompted = S.generate_output(tiny_model, length=15, seed=3, verbose=False)
     given = S.generate_output(tiny_model, "my mistress' eyes", length=15, seed=3, verbose=False)
     assert len(asked) == 1 and prompted == given
+
+
+def test_star_import_of_utils_never_imports_tensorflow():
+    import subprocess
+    import sys
+
+    from coursetools.settings import ROOT
+
+    code = "import sys; from utils import *; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_importing_the_helpers_prints_no_tensorflow_log_lines():
+    import subprocess
+    import sys
+
+    from coursetools.settings import ROOT
+
+    proc = subprocess.run([sys.executable, "-c", "import utils.shakespeare"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout == "" and proc.stderr == ""
