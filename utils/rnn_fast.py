@@ -301,13 +301,26 @@ def enable():
 # consistent shapes and indices in range, so the checks here are only about Python types.
 
 
+_INDEX_CACHE = {}  # tuple of indices -> int64 array; names repeat every epoch
+_INDEX_CACHE_SIZE = 20000
+
+
 def _indices(seq):
-    """``seq`` as an int64 array (None -> NONE), or None unless every entry is an int or None."""
-    if bool in map(type, seq):
+    """``seq`` as a read-only int64 array (None -> NONE), or None unless every entry is an int or None."""
+    if bool in map(type, seq):  # True == 1 as a dict key, but not as an index
         return None
-    none = _state["kernels"].NONE
-    arr = np.array([none if i is None else i for i in seq])
-    return arr if arr.dtype == np.int64 else None
+    key = tuple(seq)
+    arr = _INDEX_CACHE.get(key)
+    if arr is None:
+        none = _state["kernels"].NONE
+        arr = np.array([none if i is None else i for i in seq])
+        if arr.dtype != np.int64:
+            return None
+        arr.flags.writeable = False
+        if len(_INDEX_CACHE) >= _INDEX_CACHE_SIZE:
+            _INDEX_CACHE.clear()
+        _INDEX_CACHE[key] = arr
+    return arr
 
 
 class StepDict(dict):
@@ -331,7 +344,7 @@ def _unchanged(d):
 
 def _forward(X, Y, a0, parameters):
     try:
-        Wax, Waa, Wya, b, by = (parameters[k] for k in PARAMETER_NAMES)
+        Wax, Waa, Wya, b, by = parameters["Wax"], parameters["Waa"], parameters["Wya"], parameters["b"], parameters["by"]
     except (KeyError, TypeError):
         return None
     xs, ys = _indices(X), _indices(Y)
@@ -389,8 +402,9 @@ def update(parameters, gradients, lr):
     """Fast :func:`utils.rnn.update_parameters`: True if it did the update, False if numpy should."""
     if not _active():
         return False
+    p, g = parameters, gradients
     try:
-        args = [parameters[k] for k in PARAMETER_NAMES] + [gradients["d" + k] for k in PARAMETER_NAMES]
-        return _state["kernels"].update(*args, lr) == 0
+        return _state["kernels"].update(p["Wax"], p["Waa"], p["Wya"], p["b"], p["by"], g["dWax"], g["dWaa"],
+                                        g["dWya"], g["db"], g["dby"], lr) == 0
     except (KeyError, TypeError):
         return False

@@ -17,7 +17,7 @@ on disk (``cache=True``), so later processes load it in a fraction of a second.
 
 Array layout: ``A`` has shape ``(T + 1, n_a)`` with ``A[0] = a<-1>`` and
 ``A[t + 1] = a<t>``; ``P`` has shape ``(T, n_y)`` with ``P[t] = y_hat<t>``;
-inputs ``xs`` hold :data:`NONE` where ``X[t]`` is None.
+inputs ``xs`` (read-only int64) hold :data:`NONE` where ``X[t]`` is None.
 
 The kernels are compiled for one exact signature each (float64, C-contiguous
 arrays, int64 indices); calling them with anything else raises ``TypeError``,
@@ -46,16 +46,17 @@ OK, BAD_INPUT = 0, -1
 _f8_2d = types.Array(types.float64, 2, "C")
 _f8_1d = types.Array(types.float64, 1, "C")
 _i8_1d = types.Array(types.int64, 1, "C")
+_idx = types.Array(types.int64, 1, "C", readonly=True)  # xs, ys: cached, read-only
 _FORWARD_SIG = types.Tuple((types.float64, _f8_2d, _f8_2d, types.int64))(
-    _i8_1d, _i8_1d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _i8_1d)
+    _idx, _idx, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _i8_1d)
 _BACKWARD_SIG = types.Tuple((_f8_2d,) * 6 + (types.int64,))(
-    _i8_1d, _i8_1d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d)
+    _idx, _idx, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d)
 _UPDATE_SIG = types.int64(_f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d,
                           types.float64)
 _OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 
-@njit(types.boolean(_i8_1d, _i8_1d, types.int64, types.int64, types.boolean), **_OPTIONS)
+@njit(types.boolean(_idx, _idx, types.int64, types.int64, types.boolean), **_OPTIONS)
 def _indices_ok(xs, ys, n_x, n_y, x_may_be_none):
     if xs.shape[0] != ys.shape[0] or xs.shape[0] == 0:
         return False

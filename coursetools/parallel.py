@@ -1,0 +1,419 @@
+"""Grade a whole class in parallel on Dask: ``python -m coursetools grade-parallel``.
+
+nbgrader grades one student after the other (its oldest open request, issue
+#174, asks for more). This module spreads the students over the workers of a
+Dask cluster:
+
+* a :class:`distributed.LocalCluster` on this machine by default (one worker
+  process per CPU core), or an existing cluster with ``--scheduler
+  tcp://host:port`` (a department's Dask cluster, or Slurm/PBS through
+  ``dask-jobqueue``). Workers must see the course folder at the same path (a
+  shared filesystem) and run the course's Python environment.
+* **Isolation**: every student is graded by :func:`coursetools.grading.grade_student`
+  (the same function as the sequential ``grade`` command: pre-checks, one
+  ``nbgrader autograde --student``, statuses) inside a scratch course of its
+  own in the worker's temporary folder: a copy of the assignment's template
+  gradebook (made once with ``nbgrader generate_assignment``), the source and
+  release folders, the course's config, and that one student's submission.
+  Students never share a kernel, a folder or a database.
+* **One gradebook**: results travel back to this process, which alone writes
+  the course's ``gradebook.db`` (the same rows ``nbgrader autograde`` writes:
+  the submission, its timestamp, every grade and comment), the student's
+  ``autograded/`` folder and ``reports/<assignment>.status.json``. Grades are
+  identical to the sequential command's (``tests/test_parallel_grading.py``).
+* **Failures are never dropped**: a task that raises (a worker killed, a full
+  disk) is reported on the console and retried, on any worker; after
+  ``retries`` more attempts the student is recorded with status ``grading
+  error`` and the reason, like any submission that could not be graded.
+* A progress bar shows the batch; peak memory of each student's grading
+  (nbgrader plus its kernel) is measured and reported.
+"""
+
+import io
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import grading
+from .release import run_nbgrader
+
+DEFAULT_RETRIES = 2
+CONNECT_TIMEOUT = "20s"  # to reach an existing scheduler
+TEMPLATE_DIR = ".build/parallel-template"
+
+
+class ParallelGradingError(RuntimeError):
+    """The batch cannot start (no Dask, no scheduler, no such assignment); the message says why."""
+
+
+@dataclass
+class TaskOutcome:
+    """What a grading task sends back to the client (plain data, picklable)."""
+
+    result: dict  # asdict(grading.StudentResult)
+    timestamp: str = None
+    grades: list = field(default_factory=list)  # (notebook, cell, auto, manual, extra_credit, failed_tests)
+    comments: list = field(default_factory=list)  # (notebook, cell, auto_comment, manual_comment)
+    flagged: dict = field(default_factory=dict)  # notebook -> bool
+    autograded_tar: bytes = None  # the student's autograded/<student>/<assignment>/ folder
+    worker: str = ""
+    attempt: int = 1
+    peak_tree_rss: int = 0  # bytes: nbgrader + kernel, sampled
+    peak_kernel_rss: int = 0  # bytes: the largest single process (the kernel, normally)
+
+
+# ----- on the worker -------------------------------------------------------------------------
+
+
+class _PeakMemory:
+    """Samples the RSS of this process's children (nbgrader and its kernel) every ``interval`` s."""
+
+    def __init__(self, interval=0.05):
+        self.interval, self.tree, self.single = interval, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            import psutil
+        except ImportError:
+            return
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    rss = child.memory_info().rss
+                except psutil.Error:
+                    continue
+                total += rss
+                self.single = max(self.single, rss)
+            self.tree = max(self.tree, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _tar_folder(folder):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(folder, arcname=".")
+    return buf.getvalue()
+
+
+def _read_scratch_gradebook(course, assignment, student):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{(Path(course) / 'gradebook.db').resolve()}") as gb:
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return None, [], [], {}
+        grades, comments, flagged = [], [], {}
+        for nb in sub.notebooks:
+            flagged[nb.name] = bool(nb.flagged)
+            for g in nb.grades:
+                grades.append((nb.name, g.name, g.auto_score, g.manual_score, g.extra_credit,
+                               getattr(g, "failed_tests", None)))
+            for c in nb.comments:
+                comments.append((nb.name, c.name, c.auto_comment, c.manual_comment))
+        stamp = sub.timestamp.isoformat() if sub.timestamp else None
+        return stamp, grades, comments, flagged
+
+
+def grade_task(course, template, assignment, student, timeout_s, notebooks, attempt=1):
+    """Grade one student in a scratch course of its own; runs on a Dask worker.
+
+    ``course`` is the shared course folder (read only: ``submitted/<student>``
+    and the config), ``template`` the scratch-course template made by
+    :func:`make_template`. Returns a :class:`TaskOutcome`; raises only for
+    failures of the machinery (which the client retries).
+    """
+    course, template = Path(course), Path(template)
+    try:
+        from distributed import get_worker
+
+        worker = get_worker().address
+    except (ImportError, ValueError):
+        worker = "local"
+    scratch = Path(tempfile.mkdtemp(prefix=f"grade-{assignment}-"))
+    try:
+        shutil.copytree(template, scratch, dirs_exist_ok=True)
+        src = course / "submitted" / student / assignment
+        if src.is_dir():  # a missing folder is reported by grade_student's pre-check
+            shutil.copytree(src, scratch / "submitted" / student / assignment, symlinks=True)
+        else:
+            (scratch / "submitted" / student).mkdir(parents=True)
+        with _PeakMemory() as mem:
+            result = grading.grade_student(scratch, assignment, student, timeout_s, notebooks)
+        outcome = TaskOutcome(asdict(result), worker=worker, attempt=attempt,
+                              peak_tree_rss=mem.tree, peak_kernel_rss=mem.single)
+        if result.graded:
+            stamp, grades, comments, flagged = _read_scratch_gradebook(scratch, assignment, student)
+            outcome.timestamp, outcome.grades, outcome.comments, outcome.flagged = stamp, grades, comments, flagged
+            folder = scratch / "autograded" / student / assignment
+            if folder.is_dir():
+                outcome.autograded_tar = _tar_folder(folder)
+        return outcome
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# ----- on the client -------------------------------------------------------------------------
+
+
+def make_template(course, assignment, dest=None):
+    """A scratch-course template for ``assignment``: config stub, source, release, fresh gradebook.
+
+    The gradebook is made by ``nbgrader generate_assignment`` from the
+    course's own ``source/``, so it defines the same notebooks and cells as
+    the course's gradebook, and holds no student.
+    """
+    from .demo import CONFIG_STUB
+
+    course = Path(course).resolve()
+    dest = Path(dest) if dest else course / TEMPLATE_DIR / assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    config = course / "nbgrader_config.py"
+    if not config.is_file():
+        raise ParallelGradingError(f"{course} has no nbgrader_config.py: is it a course folder?")
+    (dest / "nbgrader_config.py").write_text(CONFIG_STUB.format(config=str(config)))
+    src = course / "source" / assignment
+    if not src.is_dir():
+        raise ParallelGradingError(f"no source folder {src}: is {assignment!r} an assignment of this course?")
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    shutil.copytree(src, dest / "source" / assignment, ignore=ignore)
+    run_nbgrader(["generate_assignment", assignment, "--force"], dest)
+    if (course / "release" / assignment).is_dir():  # the course's own release, for tampering notes
+        shutil.rmtree(dest / "release" / assignment)
+        shutil.copytree(course / "release" / assignment, dest / "release" / assignment, ignore=ignore)
+    return dest
+
+
+def merge_outcome(course, assignment, outcome):
+    """Write one task's outcome into the course: gradebook rows and ``autograded/`` folder."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course = Path(course)
+    student = outcome.result["student"]
+    if outcome.result["status"] != grading.GRADED:
+        grading.forget(course, assignment, student)  # as the sequential batch: no half-written trace
+        return
+    url = f"sqlite:///{(course / 'gradebook.db').resolve()}"
+    with Gradebook(url) as gb:  # a regrade replaces the old submission, as nbgrader autograde --force
+        gb.update_or_create_student(student)
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+    with Gradebook(url) as gb:
+        kwargs = {"timestamp": outcome.timestamp} if outcome.timestamp else {}
+        sub = gb.add_submission(assignment, student, **kwargs)
+        for nb in sub.notebooks:
+            nb.flagged = outcome.flagged.get(nb.name, False)
+        for nb_name, cell, auto, manual, extra, failed in outcome.grades:
+            g = gb.find_grade(cell, nb_name, assignment, student)
+            g.auto_score, g.manual_score, g.extra_credit = auto, manual, extra
+            if failed is not None and hasattr(g, "failed_tests"):
+                g.failed_tests = failed
+        for nb_name, cell, auto, manual in outcome.comments:
+            c = gb.find_comment(cell, nb_name, assignment, student)
+            c.auto_comment, c.manual_comment = auto, manual
+        gb.db.commit()
+    dest = course / "autograded" / student / assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    if outcome.autograded_tar:
+        dest.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(outcome.autograded_tar), mode="r:gz") as tar:
+            tar.extractall(dest, filter="data")
+
+
+def failed_outcome(assignment, student, attempts, error):
+    """The record of a student whose grading task kept failing: status ``grading error``."""
+    reason = f"the grading task failed {attempts} time(s); last error: {type(error).__name__}: {error}"
+    result = grading.StudentResult(student, assignment, grading.ERROR, reason[:500])
+    return TaskOutcome(asdict(result), attempt=attempts)
+
+
+def _client(scheduler, workers):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ParallelGradingError("Dask distributed is not installed: pip install 'distributed'") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
+        except OSError as exc:
+            raise ParallelGradingError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                           memory_limit=0, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+@dataclass
+class BatchReport:
+    outcomes: list  # TaskOutcome per student, in student order
+    seconds: float
+    workers: int
+    retried: list  # (student, attempt, error text)
+
+    @property
+    def results(self):
+        return [grading.StudentResult(**o.result) for o in self.outcomes]
+
+
+def grade_parallel(course, assignment, students=None, scheduler=None, workers=None,
+                   timeout_s=grading.DEFAULT_SUBMISSION_TIMEOUT_S, retries=DEFAULT_RETRIES,
+                   progress=True, log=print, task=grade_task):
+    """Autograde ``students`` (default: every submission) of ``assignment`` on Dask.
+
+    ``scheduler``: address of an existing Dask scheduler (``tcp://host:port``);
+    default: a :class:`~distributed.LocalCluster` with ``workers`` processes
+    (default: one per CPU core). ``retries``: extra attempts for a task that
+    raises. Returns a :class:`BatchReport`; the gradebook, ``autograded/`` and
+    the status file are updated as with ``python -m coursetools grade``.
+    """
+    course = Path(course).resolve()
+    grading.ensure_assignment(course, assignment)
+    notebooks = grading.expected_notebooks(course, assignment)
+    students = list(students) if students else grading.students_of(course, assignment)
+    t0 = time.perf_counter()
+    client, cluster = _client(scheduler, workers)
+    outcomes, retried = {}, []
+    try:
+        from distributed import as_completed
+
+        template = make_template(course, assignment)
+        n_workers = len(client.scheduler_info()["workers"])
+        log(f"grading {len(students)} submission(s) of {assignment} on {n_workers} Dask worker(s)"
+            + (f" at {scheduler}" if scheduler else " (local cluster)"))
+
+        def submit(student, attempt):
+            return client.submit(task, str(course), str(template), assignment, student, timeout_s, notebooks,
+                                 attempt, key=f"grade-{assignment}-{student}-{attempt}", pure=False)
+
+        futures = {submit(s, 1): (s, 1) for s in students}
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(students), desc="grading", unit="student", file=sys.stderr)
+        pending = as_completed(list(futures))
+        for fut in pending:
+            student, attempt = futures.pop(fut)
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the machinery failed, not the submission
+                retried.append((student, attempt, f"{type(exc).__name__}: {exc}"))
+                if attempt <= retries:
+                    msg = f"task for {student} failed ({type(exc).__name__}: {exc}); retrying ({attempt + 1}/{retries + 1})"
+                    (bar.write if bar else log)(msg)
+                    new = submit(student, attempt + 1)
+                    futures[new] = (student, attempt + 1)
+                    pending.add(new)
+                    continue
+                (bar.write if bar else log)(f"task for {student} failed {attempt} time(s): recorded as a grading error")
+                outcome = failed_outcome(assignment, student, attempt, exc)
+            merge_outcome(course, assignment, outcome)
+            outcomes[student] = outcome
+            if bar:
+                bar.update(1)
+                bar.set_postfix(failed=len(retried), refresh=False)
+            else:
+                r = outcome.result
+                log(f"[{len(outcomes)}/{len(students)}] {student}: {r['status']}"
+                    + (f": {r['reason']}" if r["reason"] else "") + f" ({r['seconds']:.1f} s)")
+        if bar:
+            bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    ordered = [outcomes[s] for s in students]
+    grading.write_statuses(course, assignment, [grading.StudentResult(**o.result) for o in ordered])
+    return BatchReport(ordered, time.perf_counter() - t0, n_workers, retried)
+
+
+def format_summary(report):
+    """Lines for the console: counts by status, time, memory, retried tasks."""
+    from collections import Counter
+
+    counts = Counter(o.result["status"] for o in report.outcomes)
+    n = len(report.outcomes)
+    lines = [f"{n} submission(s) in {report.seconds:.1f} s on {report.workers} worker(s)"
+             + (f" ({report.seconds / n:.2f} s per submission)" if n else "")]
+    lines.append("statuses: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    peaks = [o.peak_kernel_rss for o in report.outcomes if o.peak_kernel_rss]
+    if peaks:
+        lines.append(f"peak memory of one grading process: {max(peaks) / 2**20:.0f} MiB")
+    for student, attempt, err in report.retried:
+        lines.append(f"task failure: {student} (attempt {attempt}): {err}")
+    return lines
+
+
+# ----- command line: python -m coursetools grade-parallel --------------------------------------
+
+
+def add_arguments(sub):
+    """Register the ``grade-parallel`` subcommand on an argparse subparsers object."""
+    from .settings import ROOT
+
+    p = sub.add_parser("grade-parallel", help="autograde every submission on a Dask cluster (local by default)")
+    p.add_argument("assignment", nargs="?", default="dinosaurus_island", help="assignment name (default: %(default)s)")
+    p.add_argument("--course", default=str(ROOT), help="course folder with submitted/ and gradebook.db (default: the repository)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    p.add_argument("--workers", type=int, help="local cluster: number of worker processes (default: one per CPU core)")
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="extra attempts for a failed task (default: %(default)s)")
+    p.add_argument("--submission-timeout", type=float, default=grading.DEFAULT_SUBMISSION_TIMEOUT_S,
+                   help="wall-clock seconds for one whole submission (default: %(default)s)")
+    p.add_argument("--json", help="also write the per-student outcomes (status, seconds, memory, worker) to this file")
+
+
+def run_command(args):
+    """Run ``grade-parallel``; return the exit status."""
+    from . import report
+
+    course = Path(args.course)
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        rep = grade_parallel(course, args.assignment, args.student, args.scheduler, args.workers,
+                             args.submission_timeout, args.retries)
+    except (grading.GradingError, ParallelGradingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in format_summary(rep):
+        print(line)
+    if args.json:
+        rows = [dict(o.result, worker=o.worker, attempt=o.attempt, peak_tree_rss=o.peak_tree_rss,
+                     peak_kernel_rss=o.peak_kernel_rss) for o in rep.outcomes]
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    print()
+    if hasattr(report, "grade_report"):  # the grade report with statuses (coursetools.report)
+        reports = report.grade_report(course, args.assignment)
+        print(report.format_report(reports))
+        path = report.write_report_csv(reports, course / "reports" / f"{args.assignment}.csv")
+    else:
+        rows = report.cell_scores(course, args.assignment)
+        print(report.format_table(rows))
+        path = report.write_csv(rows, course / "reports" / f"{args.assignment}.csv")
+    print(f"\nreport written to {path}")
+    return 0

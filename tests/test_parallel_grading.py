@@ -1,0 +1,162 @@
+"""Parallel grading on Dask (coursetools.parallel) gives the sequential grades, and never drops a student.
+
+End to end: real nbgrader runs, a real Dask LocalCluster with two worker
+processes. The same class is graded twice from identical course folders,
+once with the sequential batch (coursetools.grading.grade_batch, one
+``nbgrader autograde`` per student) and once with grade_parallel; the
+gradebooks must agree cell by cell and the statuses student by student.
+If the submission zoo (tests/zoo/build.py) is there, the class is the zoo;
+otherwise a small class built here with nbformat.
+"""
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytest.importorskip("distributed")
+
+from coursetools import grading, parallel  # noqa: E402
+from coursetools.demo import add_submission, make_course  # noqa: E402
+from coursetools.release import run_nbgrader  # noqa: E402
+from coursetools.report import cell_scores  # noqa: E402
+from coursetools.settings import ROOT  # noqa: E402
+
+ASSIGNMENT = "dinosaurus_island"
+NOTEBOOK = "Dinosaurus_Island.ipynb"
+
+
+def _own_class(course):
+    """A small class: the solution, the untouched release, a half-done one, two ungradable ones."""
+    add_submission(course, "solution", ASSIGNMENT, ROOT / "source" / ASSIGNMENT)
+    add_submission(course, "untouched", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    # clip done (from the solution), the rest left as released
+    src = nbformat.read(ROOT / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    half = add_submission(course, "clip-only", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    nb = nbformat.read(half / NOTEBOOK, as_version=4)
+    clip_src = next(c.source for c in src.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "clip")
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "clip":
+            cell.source = "\n".join(ln for ln in clip_src.splitlines() if "SOLUTION" not in ln)
+    nbformat.write(nb, half / NOTEBOOK)
+    broken = add_submission(course, "broken-json", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    (broken / NOTEBOOK).write_text('{"cells": [')
+    renamed = add_submission(course, "renamed", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    (renamed / NOTEBOOK).rename(renamed / "my_notebook.ipynb")
+
+
+def _build_class(dest):
+    """(course folder, students); the zoo when it is available."""
+    try:
+        from tests.zoo.build import build_zoo
+    except ImportError:
+        build_zoo = None
+    if build_zoo is not None:
+        build_zoo(dest)
+        course = Path(dest)
+    else:
+        course = make_course(dest)
+        run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
+        _own_class(course)
+    return course, grading.students_of(course, ASSIGNMENT)
+
+
+@pytest.fixture(scope="module")
+def two_courses(tmp_path_factory):
+    base = tmp_path_factory.mktemp("parallel")
+    course, students = _build_class(base / "sequential")
+    twin = base / "parallel"
+    shutil.copytree(course, twin, symlinks=True)
+    # the twin's config stub points to the same course config; nothing else refers to the old path
+    return course, twin, students
+
+
+def _statuses(results):
+    return {r.student: (r.status, r.reason, tuple(r.notes)) for r in results}
+
+
+def _scores(course):
+    return sorted((r.student, r.notebook, r.cell, r.score, r.max_score) for r in cell_scores(course, ASSIGNMENT))
+
+
+def test_parallel_grades_equal_sequential_grades(two_courses):
+    course, twin, students = two_courses
+    seq = grading.grade_batch(course, ASSIGNMENT, log=lambda *a: None)
+    rep = parallel.grade_parallel(twin, ASSIGNMENT, workers=2, progress=False, log=lambda *a: None)
+    assert rep.workers == 2
+    assert [o.result["student"] for o in rep.outcomes] == students
+    assert _statuses(rep.results) == _statuses(seq)
+    assert _scores(twin) == _scores(course)
+    graded = {r.student for r in seq if r.graded}
+    assert graded and graded != set(students), "the class should have graded and ungradable submissions"
+    assert sorted(p.name for p in (twin / "autograded").iterdir()) == sorted(graded)
+    for student in graded:
+        assert (twin / "autograded" / student / ASSIGNMENT / NOTEBOOK).is_file()
+    assert [r["status"] for r in grading.read_statuses(twin, ASSIGNMENT)] == [r.status for r in seq]
+    # every graded student's grading process was measured
+    assert all(o.peak_kernel_rss > 0 for o in rep.outcomes if o.result["student"] in graded)
+
+
+def flaky_task(course, template, assignment, student, *args):
+    """Fails the first attempt of every student whose name contains 'broken', then grades it."""
+    marker = Path(template).parent / f"attempted-{student}"
+    if "broken" in student and not marker.exists():
+        marker.write_text("1")
+        raise OSError(f"simulated worker failure for {student}")
+    return parallel.grade_task(course, template, assignment, student, *args)
+
+
+def always_failing_task(course, template, assignment, student, *args):
+    if "broken" in student:
+        raise RuntimeError("simulated machine fault")
+    return parallel.grade_task(course, template, assignment, student, *args)
+
+
+def _ungradable_only(course):
+    """Students the pre-check rejects: grading them is quick (no kernel)."""
+    return [r["student"] for r in grading.read_statuses(course, ASSIGNMENT) if r["status"] != grading.GRADED]
+
+
+def test_failed_tasks_are_reported_and_retried(two_courses, tmp_path):
+    course, twin, _ = two_courses
+    students = _ungradable_only(twin) or pytest.skip("needs the graded class of the previous test")
+    lines = []
+    rep = parallel.grade_parallel(twin, ASSIGNMENT, students, workers=2, progress=False, log=lines.append,
+                                  task=flaky_task)
+    flaky = [s for s in students if "broken" in s]
+    assert flaky, "the class has a 'broken' student"
+    assert sorted(s for s, attempt, _ in rep.retried) == sorted(flaky)
+    assert any("simulated worker failure" in ln and "retrying" in ln for ln in lines)
+    assert [o.result["student"] for o in rep.outcomes] == students
+    assert {o.result["student"]: o.attempt for o in rep.outcomes if o.result["student"] in flaky} == dict.fromkeys(flaky, 2)
+
+
+def test_a_task_that_keeps_failing_is_recorded_not_dropped(two_courses):
+    _, twin, _ = two_courses
+    students = _ungradable_only(twin) or pytest.skip("needs the graded class of the first test")
+    lines = []
+    rep = parallel.grade_parallel(twin, ASSIGNMENT, students, workers=1, retries=1, progress=False,
+                                  log=lines.append, task=always_failing_task)
+    by = {r.student: r for r in rep.results}
+    assert set(by) == set(students)
+    for s in students:
+        if "broken" in s:
+            assert by[s].status == grading.ERROR
+            assert "failed 2 time(s)" in by[s].reason and "simulated machine fault" in by[s].reason
+    status_file = {r["student"]: r["status"] for r in grading.read_statuses(twin, ASSIGNMENT)}
+    assert all(status_file[s] == by[s].status for s in students)
+    assert any("recorded as a grading error" in ln for ln in lines)
+
+
+def test_unreachable_scheduler_is_a_clear_error(two_courses, monkeypatch):
+    _, twin, _ = two_courses
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "2s")
+    with pytest.raises(parallel.ParallelGradingError, match="cannot reach the Dask scheduler"):
+        parallel.grade_parallel(twin, ASSIGNMENT, ["renamed"], scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def test_unknown_assignment_is_a_clear_error(two_courses):
+    _, twin, _ = two_courses
+    with pytest.raises(grading.GradingError):
+        parallel.grade_parallel(twin, "no_such_assignment", progress=False)
