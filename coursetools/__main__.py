@@ -18,8 +18,6 @@ def main(argv=None):
     add_grading_arguments(sub)
     from .parallel import add_arguments as add_parallel_arguments
     add_parallel_arguments(sub)
-    from .parallel import add_arguments as add_parallel_arguments
-    add_parallel_arguments(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "release":
@@ -34,9 +32,6 @@ def main(argv=None):
         elif args.command in ("grade", "report", "feedback"):
             from .grading import run_command
             return run_command(args)
-        elif args.command == "grade-parallel":
-            from .parallel import run_command as run_parallel
-            return run_parallel(args)
         elif args.command == "grade-parallel":
             from .parallel import run_command as run_parallel
             return run_parallel(args)
