@@ -18,7 +18,8 @@ the final score.
   1235 fit names, loaded from ``models/course_rnn.npz``;
 * the numpy LSTM of :mod:`utils.name_models`, trained on the 1235 fit names
   with early stopping on dev, loaded from ``models/name_lstm.npz``, alone and
-  interpolated with the Kneser-Ney 5-gram (weight tuned on dev).
+  interpolated with a Kneser-Ney n-gram (order, discount and weight tuned on
+  dev, :func:`utils.name_eval.interpolate_with_kneser_ney`).
 
 ``utils`` holds no solution code, so the course RNN is trained here, on the
 instructor side, and only its parameters are shipped (``models/course_rnn.npz``
@@ -215,16 +216,12 @@ def table_rows(verbose=False):
         notes.append(f"{COURSE_RNN_PATH} missing: run `python -m coursetools.evaluate --train`")
     if LSTM_PATH.is_file():
         from utils.name_models import CharLSTM
-        from utils.ngram import KneserNey, name_streams
 
         lstm = CharLSTM.load(LSTM_PATH)
         rows.append((f"LSTM {lstm.hidden} units (numpy, Adam, dropout, early stopping)", lstm.mean_nll(test)))
-        d = next(r["param"] for r in baselines if r["model"] == "Kneser-Ney 5-gram")
-        kn_fit = KneserNey(5, ne.VOCAB, d).fit(name_streams(fit), start=1)
-        w, _ = ne.tune_mixture_weight(lstm.char_logprobs(dev), ne.ngram_char_logprobs(kn_fit, dev))
-        kn_train = KneserNey(5, ne.VOCAB, d).fit(name_streams(train), start=1)
-        mix = ne.mixture_mean_nll(lstm.char_logprobs(test), ne.ngram_char_logprobs(kn_train, test), w)
-        rows.append((f"LSTM + Kneser-Ney 5-gram, interpolated (LSTM weight {w:.3g}, tuned on dev)", mix))
+        mix = ne.interpolate_with_kneser_ney(lstm.char_logprobs, train, test, fit, dev)
+        rows.append((f"LSTM + Kneser-Ney {mix['order']}-gram, interpolated (w={mix['weight']:.3g}; order, D, w "
+                     "tuned on dev)", mix["test"]))
     else:
         notes.append(f"{LSTM_PATH} missing: run `python -m coursetools.evaluate --train-lstm`")
     return rows, notes
@@ -245,7 +242,13 @@ def main(argv=None):
         if args.train_lstm:
             train_lstm()
         if args.notebook:
-            run_notebook()
+            from nbclient.exceptions import CellExecutionError
+
+            try:
+                run_notebook()
+            except CellExecutionError as exc:
+                print(f"error: the notebook failed:\n{str(exc)[-3000:]}", file=sys.stderr)
+                return 1
         rows, notes = table_rows()
     except (FileNotFoundError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)

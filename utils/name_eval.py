@@ -51,6 +51,7 @@ __all__ = [
     "ngram_char_logprobs",
     "tune_mixture_weight",
     "mixture_mean_nll",
+    "interpolate_with_kneser_ney",
 ]
 
 VOCAB = "\n" + "abcdefghijklmnopqrstuvwxyz"
@@ -301,7 +302,7 @@ def format_table(rows, count=None):
 # ---------------------------------------------------------------------------
 
 
-def ngram_baselines(train, test, fit=None, dev=None, kn_orders=(2, 3, 4, 5), verbose=False):
+def ngram_baselines(train, test, fit=None, dev=None, kn_orders=(2, 3, 4, 5, 6, 7), verbose=False):
     """Score the n-gram baselines on ``test``; smoothing is tuned on ``dev`` only.
 
     Each smoothed model is tuned by fitting on ``fit`` and scoring ``dev``
@@ -426,3 +427,36 @@ def tune_mixture_weight(logp_a, logp_b, grid=None):
     scores = [mixture_mean_nll(logp_a, logp_b, w) for w in grid]
     best = int(np.argmin(scores))
     return float(grid[best]), float(scores[best])
+
+
+def interpolate_with_kneser_ney(char_logprobs, train, test, fit=None, dev=None, orders=(3, 4, 5, 6, 7, 8)):
+    """Interpolate a model with a Kneser-Ney n-gram; everything chosen on the dev names.
+
+    For every order of ``orders``: the discount is tuned on dev (fit on
+    ``fit``), then the weight ``w`` of ``w * P_model + (1 - w) * P_KN`` is
+    tuned on dev. The order with the lowest dev NLL wins; its n-gram is
+    refitted on all of ``train`` and the mixture is scored once on ``test``.
+
+    Arguments:
+        char_logprobs -- function ``names -> per-character log-probabilities``
+            of the model (e.g. ``CharLSTM.char_logprobs``), trained on ``fit``
+        train, test, fit, dev -- name lists (``fit``/``dev`` default to :func:`dev_split` of ``train``)
+
+    Returns:
+        dict ``order, discount, weight, dev, test`` (NLL in nats per character)
+    """
+    from .ngram import KneserNey, name_streams, tune_discount
+
+    if fit is None or dev is None:
+        fit, dev = dev_split(train)
+    model_dev = char_logprobs(dev)
+    best = None
+    for order in orders:
+        d, _ = tune_discount(order, VOCAB, name_streams(fit), name_streams(dev), start=1)
+        kn = KneserNey(order, VOCAB, d).fit(name_streams(fit), start=1)
+        w, nll = tune_mixture_weight(model_dev, ngram_char_logprobs(kn, dev))
+        if best is None or nll < best["dev"]:
+            best = {"order": order, "discount": d, "weight": w, "dev": nll}
+    kn = KneserNey(best["order"], VOCAB, best["discount"]).fit(name_streams(train), start=1)
+    best["test"] = mixture_mean_nll(char_logprobs(test), ngram_char_logprobs(kn, test), best["weight"])
+    return best

@@ -31,6 +31,7 @@ starts from zero ``h`` and ``c``.
 import math
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,21 @@ LSTM_FIT = {"epochs": 150, "batch_size": 32, "lr": 3e-3, "weight_decay": 0.01, "
 if os.environ.get("GOING_FURTHER_FAST"):  # quick check mode (tests): a tiny model, two epochs
     LSTM_MODEL = {**LSTM_MODEL, "hidden": 16}
     LSTM_FIT = {**LSTM_FIT, "epochs": 2}
+
+
+def _blas_threads(n):
+    """Context limiting numpy's BLAS to ``n`` threads (a no-op without ``threadpoolctl`` or when ``n`` is None).
+
+    The matrices here are small: one thread is the fastest, and several
+    threads on a busy CPU can make training several times slower.
+    """
+    if n is None:
+        return nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
 
 
 def _sigmoid(x):
@@ -297,6 +313,7 @@ class CharLSTM:
         weight_decay=0.0,
         seed=0,
         verbose=True,
+        blas_threads=1,
     ):
         """Train with Adam on mini-batches; keep the parameters with the best dev NLL.
 
@@ -309,6 +326,8 @@ class CharLSTM:
             patience -- stop after this many epochs without a better dev NLL
             max_seconds -- also stop when training has taken this long (None: no limit)
             seed -- shuffling and dropout seed
+            blas_threads -- BLAS threads while training (1 is fastest for these
+                small matrices; None leaves numpy's setting alone)
 
         Returns:
             history -- dict with lists ``train`` (training NLL, no dropout),
@@ -319,6 +338,12 @@ class CharLSTM:
         train_names, dev_names = list(train_names), list(dev_names)
         if not train_names or not dev_names:
             raise ValueError("fit needs non-empty train_names and dev_names")
+        with _blas_threads(blas_threads):
+            return self._fit(train_names, dev_names, epochs, batch_size, lr, clip_norm, patience, max_seconds,
+                             weight_decay, seed, verbose)
+
+    def _fit(self, train_names, dev_names, epochs, batch_size, lr, clip_norm, patience, max_seconds, weight_decay,
+             seed, verbose):
         rng = np.random.default_rng(seed)
         m_ = {k: np.zeros_like(v) for k, v in self.params.items()}
         v_ = {k: np.zeros_like(v) for k, v in self.params.items()}
