@@ -16,7 +16,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from coursetools import grading, report
-from coursetools.feedback import generate_feedback, notebook_text, scan_for_leaks, secret_lines
+from coursetools.feedback import generate_feedback, scan_for_leaks, secret_lines
 from zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, ZOO_MAX_OUTPUT_BYTES, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
 
 
