@@ -205,16 +205,9 @@ def make_template(course, assignment, dest=None):
     return dest
 
 
-def merge_outcome(course, assignment, outcome):
-    """Write one task's outcome into the course: gradebook rows and ``autograded/`` folder."""
+def _write_gradebook(url, assignment, student, outcome):
     from nbgrader.api import Gradebook, MissingEntry
 
-    course = Path(course)
-    student = outcome.result["student"]
-    if outcome.result["status"] != grading.GRADED:
-        grading.forget(course, assignment, student)  # as the sequential batch: no half-written trace
-        return
-    url = f"sqlite:///{(course / 'gradebook.db').resolve()}"
     with Gradebook(url) as gb:  # a regrade replaces the old submission, as nbgrader autograde --force
         gb.update_or_create_student(student)
         try:
@@ -235,6 +228,23 @@ def merge_outcome(course, assignment, outcome):
             c = gb.find_comment(cell, nb_name, assignment, student)
             c.auto_comment, c.manual_comment = auto, manual
         gb.db.commit()
+
+
+def merge_outcome(course, assignment, outcome):
+    """Write one task's outcome into the course: gradebook rows and ``autograded/`` folder."""
+    course = Path(course)
+    student = outcome.result["student"]
+    if outcome.result["status"] != grading.GRADED:
+        grading.forget(course, assignment, student)  # as the sequential batch: no half-written trace
+        return
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    url = f"sqlite:///{(course / 'gradebook.db').resolve()}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own add_submission trips SQLAlchemy 2
+        _write_gradebook(url, assignment, student, outcome)
     dest = course / "autograded" / student / assignment
     if dest.exists():
         shutil.rmtree(dest)

@@ -72,6 +72,20 @@ def two_courses(tmp_path_factory):
     return course, twin, students
 
 
+@pytest.fixture(scope="module")
+def quick_course(tmp_path_factory):
+    """A class the pre-check rejects entirely (no kernel runs): for the failure-handling tests."""
+    course = make_course(tmp_path_factory.mktemp("quick") / "course")
+    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
+    broken = add_submission(course, "broken-json", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    (broken / NOTEBOOK).write_text('{"cells": [')
+    empty = add_submission(course, "broken-empty", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    (empty / NOTEBOOK).write_text("")
+    renamed = add_submission(course, "renamed", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    (renamed / NOTEBOOK).rename(renamed / "my_notebook.ipynb")
+    return course
+
+
 def _statuses(results):
     return {r.student: (r.status, r.reason, tuple(r.notes)) for r in results}
 
@@ -113,50 +127,55 @@ def always_failing_task(course, template, assignment, student, *args):
     return parallel.grade_task(course, template, assignment, student, *args)
 
 
-def _ungradable_only(course):
-    """Students the pre-check rejects: grading them is quick (no kernel)."""
-    return [r["student"] for r in grading.read_statuses(course, ASSIGNMENT) if r["status"] != grading.GRADED]
-
-
-def test_failed_tasks_are_reported_and_retried(two_courses, tmp_path):
-    course, twin, _ = two_courses
-    students = _ungradable_only(twin) or pytest.skip("needs the graded class of the previous test")
+def test_failed_tasks_are_reported_and_retried(quick_course):
     lines = []
-    rep = parallel.grade_parallel(twin, ASSIGNMENT, students, workers=2, progress=False, log=lines.append,
+    rep = parallel.grade_parallel(quick_course, ASSIGNMENT, workers=2, progress=False, log=lines.append,
                                   task=flaky_task)
+    students = grading.students_of(quick_course, ASSIGNMENT)
     flaky = [s for s in students if "broken" in s]
-    assert flaky, "the class has a 'broken' student"
-    assert sorted(s for s, attempt, _ in rep.retried) == sorted(flaky)
-    assert any("simulated worker failure" in ln and "retrying" in ln for ln in lines)
+    assert sorted(s for s, attempt, _ in rep.retried) == flaky
+    assert sum("simulated worker failure" in ln and "retrying" in ln for ln in lines) == len(flaky)
     assert [o.result["student"] for o in rep.outcomes] == students
-    assert {o.result["student"]: o.attempt for o in rep.outcomes if o.result["student"] in flaky} == dict.fromkeys(flaky, 2)
+    assert {o.result["student"]: o.attempt for o in rep.outcomes} == {s: 2 if s in flaky else 1 for s in students}
+    # after the retry they are graded as usual: the pre-check's statuses
+    assert {r.student: r.status for r in rep.results} == {
+        "broken-empty": grading.INVALID, "broken-json": grading.INVALID, "renamed": grading.MISSING}
 
 
-def test_a_task_that_keeps_failing_is_recorded_not_dropped(two_courses):
-    _, twin, _ = two_courses
-    students = _ungradable_only(twin) or pytest.skip("needs the graded class of the first test")
+def test_a_task_that_keeps_failing_is_recorded_not_dropped(quick_course):
     lines = []
-    rep = parallel.grade_parallel(twin, ASSIGNMENT, students, workers=1, retries=1, progress=False,
+    rep = parallel.grade_parallel(quick_course, ASSIGNMENT, workers=1, retries=1, progress=False,
                                   log=lines.append, task=always_failing_task)
     by = {r.student: r for r in rep.results}
-    assert set(by) == set(students)
-    for s in students:
-        if "broken" in s:
-            assert by[s].status == grading.ERROR
-            assert "failed 2 time(s)" in by[s].reason and "simulated machine fault" in by[s].reason
-    status_file = {r["student"]: r["status"] for r in grading.read_statuses(twin, ASSIGNMENT)}
-    assert all(status_file[s] == by[s].status for s in students)
-    assert any("recorded as a grading error" in ln for ln in lines)
+    assert set(by) == set(grading.students_of(quick_course, ASSIGNMENT))
+    for s in ("broken-json", "broken-empty"):
+        assert by[s].status == grading.ERROR
+        assert "failed 2 time(s)" in by[s].reason and "simulated machine fault" in by[s].reason
+    assert by["renamed"].status == grading.MISSING
+    status_file = {r["student"]: r["status"] for r in grading.read_statuses(quick_course, ASSIGNMENT)}
+    assert status_file == {s: r.status for s, r in by.items()}
+    assert sum("recorded as a grading error" in ln for ln in lines) == 2
 
 
-def test_unreachable_scheduler_is_a_clear_error(two_courses, monkeypatch):
-    _, twin, _ = two_courses
+def test_command_line_grades_and_prints_the_report(quick_course, capsys):
+    from coursetools.__main__ import main
+
+    code = main(["grade-parallel", ASSIGNMENT, "--course", str(quick_course), "--workers", "1",
+                 "--json", str(quick_course / "outcomes.json")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "3 submission(s)" in out and "invalid notebook: 2" in out and "missing notebook: 1" in out
+    rows = __import__("json").loads((quick_course / "outcomes.json").read_text())
+    assert sorted(r["student"] for r in rows) == ["broken-empty", "broken-json", "renamed"]
+    assert (quick_course / "reports" / f"{ASSIGNMENT}.csv").is_file()
+
+
+def test_unreachable_scheduler_is_a_clear_error(quick_course, monkeypatch):
     monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "2s")
     with pytest.raises(parallel.ParallelGradingError, match="cannot reach the Dask scheduler"):
-        parallel.grade_parallel(twin, ASSIGNMENT, ["renamed"], scheduler="tcp://127.0.0.1:9", progress=False)
+        parallel.grade_parallel(quick_course, ASSIGNMENT, scheduler="tcp://127.0.0.1:9", progress=False)
 
 
-def test_unknown_assignment_is_a_clear_error(two_courses):
-    _, twin, _ = two_courses
+def test_unknown_assignment_is_a_clear_error(quick_course):
     with pytest.raises(grading.GradingError):
-        parallel.grade_parallel(twin, "no_such_assignment", progress=False)
+        parallel.grade_parallel(quick_course, "no_such_assignment", progress=False)
