@@ -185,10 +185,9 @@ def forget(course, assignment, student):
     shutil.rmtree(course / "autograded" / student / assignment, ignore_errors=True)
 
 
-def run_autograde(course, assignment, student, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S):
-    """Run nbgrader for one student; return ``(returncode or None on timeout, log text)``."""
-    cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={glob.escape(student)}", "--force"]
-    proc = subprocess.Popen(cmd, cwd=course, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+def run_in_group(cmd, cwd, timeout_s):
+    """Run ``cmd`` in a new process group; on timeout kill the whole group. Return ``(code or None, output)``."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout_s)
@@ -200,6 +199,12 @@ def run_autograde(course, assignment, student, timeout_s=DEFAULT_SUBMISSION_TIME
             pass
         out, _ = proc.communicate()
         return None, out
+
+
+def run_autograde(course, assignment, student, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S):
+    """Run nbgrader for one student; return ``(returncode or None on timeout, log text)``."""
+    cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={glob.escape(student)}", "--force"]
+    return run_in_group(cmd, course, timeout_s)
 
 
 def grade_student(course, assignment, student, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S, notebooks=None):

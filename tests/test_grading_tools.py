@@ -3,7 +3,9 @@
 import json
 import subprocess
 import sys
+import time
 import zipfile
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -142,6 +144,8 @@ def test_grading_execute_caps_output_memory_time_and_undoes_monkeypatches(tmp_pa
         graded_cell("test-real", "np.random.seed(0)\nassert not np.allclose(np.random.rand(3), 7.0)\nprint('ok')"),
         new_code_cell("while True:\n    pass"),
         new_code_cell("print('after the timeout')"),
+        new_code_cell("import sys\ndel sys.modules['_course_grading_guard']"),
+        graded_cell("test-after", "print('still graded')"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     config = Config()
@@ -156,6 +160,41 @@ def test_grading_execute_caps_output_memory_time_and_undoes_monkeypatches(tmp_pa
     assert set(nb.cells[3].metadata["grading"]["restored"]) >= {"numpy.allclose", "numpy.random.seed"}
     assert _error_status(nb.cells[4].outputs)[0] == "timed out"
     assert nb.cells[5].outputs[0]["text"] == "after the timeout\n"
+    assert "could not run" in nb.cells[7].metadata["grading"]["restored"][0]
+    assert nb.cells[7].outputs[0]["text"] == "still graded\n"
+
+
+def test_a_whole_submission_timeout_kills_the_process_group(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    code = ("import subprocess, sys, time\n"
+            f"p = subprocess.Popen(['sleep', '60']); open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+            "time.sleep(60)")
+    code_, out = grading.run_in_group([PY, "-c", code], tmp_path, timeout_s=2)
+    assert code_ is None
+    child = int(pidfile.read_text())
+    time.sleep(0.5)
+    state = Path(f"/proc/{child}/stat")
+    assert not state.exists() or state.read_text().split()[2] == "Z", "the grandchild (a kernel) must be killed too"
+
+
+def test_grade_student_reports_a_timeout_and_leaves_no_trace(tmp_path, monkeypatch):
+    course = tmp_path
+    (course / "source" / "a").mkdir(parents=True)
+    nbformat.write(release_notebook(), course / "source" / "a" / "A.ipynb")
+    sub = course / "submitted" / "s1" / "a"
+    sub.mkdir(parents=True)
+    nbformat.write(release_notebook(), sub / "A.ipynb")
+    stale = course / "autograded" / "s1" / "a"
+    stale.mkdir(parents=True)
+    monkeypatch.setattr(grading, "run_autograde", lambda *a, **k: (None, "...killed"))
+    r = grading.grade_student(course, "a", "s1", timeout_s=7)
+    assert (r.status, r.reason) == (grading.TIMED_OUT, "the submission ran past the 7 s limit for a whole notebook")
+    assert not stale.exists()
+    monkeypatch.setattr(grading, "run_autograde", lambda *a, **k: (1, "x\nnbclient.exceptions.DeadKernelError: Kernel died\n"))
+    assert grading.grade_student(course, "a", "s1").status == grading.KERNEL_DIED
+    monkeypatch.setattr(grading, "run_autograde", lambda *a, **k: (1, "Traceback\nValueError: odd\n[Autograde] done"))
+    r = grading.grade_student(course, "a", "s1")
+    assert (r.status, r.reason) == (grading.ERROR, "ValueError: odd")
 
 
 # ----- the monkeypatch guard, in this process -------------------------------------------------
