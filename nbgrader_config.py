@@ -50,6 +50,7 @@ c.Autograde.autograde_preprocessors = [
 c.CappedKernelManager.memory_limit_bytes = 4 * 1024**3  # address space of a grading kernel
 c.CappedKernelManager.cpu_limit_s = 3600  # CPU seconds of a grading kernel (backstop)
 c.CappedKernelManager.file_size_limit_bytes = 1024**3  # largest file a grading kernel may write
+c.CappedKernelManager.blas_threads = 1  # one BLAS thread per kernel (OpenBLAS reserves memory per thread)
 c.GradingExecute.max_output_bytes = 10 * 1024**2  # output kept per cell
 c.GradingExecute.guard_tests = True
 

@@ -13,6 +13,10 @@ the student's code starts.
 - ``--cpu SECONDS``: ``RLIMIT_CPU``, CPU seconds for the whole kernel; past it
   the kernel is killed (a wall-clock cell timeout normally fires first).
 - ``--file-size BYTES``: ``RLIMIT_FSIZE``, the largest file the kernel may write.
+- ``--threads N``: sets ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
+  ``MKL_NUM_THREADS`` to N. OpenBLAS reserves a buffer per thread, so on a
+  machine with many cores a kernel could reach the memory cap just by
+  importing numpy; and one thread per kernel is what parallel grading wants.
 
 Only the standard library is imported here: this runs before every kernel.
 """
@@ -21,6 +25,9 @@ import argparse
 import os
 import resource
 import sys
+
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _limit(kind, value):
@@ -38,6 +45,7 @@ def main(argv=None):
     parser.add_argument("--memory", type=int, default=0, help="address-space limit in bytes (0: none)")
     parser.add_argument("--cpu", type=int, default=0, help="CPU-time limit in seconds (0: none)")
     parser.add_argument("--file-size", type=int, default=0, help="largest file the kernel may write, in bytes (0: none)")
+    parser.add_argument("--threads", type=int, default=0, help="BLAS/OpenMP threads of the kernel (0: unchanged)")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the kernel's command line")
     args = parser.parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -46,6 +54,9 @@ def main(argv=None):
     _limit(resource.RLIMIT_AS, args.memory)
     _limit(resource.RLIMIT_CPU, args.cpu)
     _limit(resource.RLIMIT_FSIZE, args.file_size)
+    if args.threads > 0:
+        for var in THREAD_VARIABLES:
+            os.environ[var] = str(args.threads)
     os.execv(cmd[0], cmd)
 
 

@@ -52,6 +52,7 @@ class CappedKernelManager(AsyncKernelManager):
     memory_limit_bytes = Integer(DEFAULT_MEMORY_LIMIT, help="RLIMIT_AS of the kernel in bytes (0: no limit)").tag(config=True)
     cpu_limit_s = Integer(DEFAULT_CPU_LIMIT_S, help="RLIMIT_CPU of the kernel in seconds (0: no limit)").tag(config=True)
     file_size_limit_bytes = Integer(DEFAULT_FILE_SIZE_LIMIT, help="RLIMIT_FSIZE of the kernel in bytes (0: no limit)").tag(config=True)
+    blas_threads = Integer(1, help="BLAS/OpenMP threads of the kernel (0: leave the environment as it is)").tag(config=True)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -60,6 +61,7 @@ class CappedKernelManager(AsyncKernelManager):
             "--memory", str(int(self.memory_limit_bytes)),
             "--cpu", str(int(self.cpu_limit_s)),
             "--file-size", str(int(self.file_size_limit_bytes)),
+            "--threads", str(int(self.blas_threads)),
             "--", *cmd,
         ]
 

@@ -118,10 +118,11 @@ def test_precheck_never_writes(folders):
 
 
 def test_launcher_sets_the_limits_then_runs_the_command():
-    code = "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CPU)[0])"
-    out = subprocess.run([PY, str(LAUNCHER), "--memory", str(800 * 2**20), "--cpu", "50", "--", PY, "-c", code],
-                         capture_output=True, text=True, check=True).stdout.split()
-    assert out == [str(800 * 2**20), "50"]
+    code = ("import os, resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], "
+            "resource.getrlimit(resource.RLIMIT_CPU)[0], os.environ['OPENBLAS_NUM_THREADS'])")
+    out = subprocess.run([PY, str(LAUNCHER), "--memory", str(800 * 2**20), "--cpu", "50", "--threads", "1",
+                          "--", PY, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(800 * 2**20), "50", "1"]
 
 
 def test_launcher_memory_cap_turns_a_huge_allocation_into_memory_error():
