@@ -27,6 +27,7 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -127,6 +128,42 @@ def compute_baselines(train, dev, test, orders=KN_ORDERS):
               f"test {out[f'kn{order}']['test_nll']:.4f}", flush=True)
     out["_seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def mixture_figure(model_path, train, dev, test, baselines, order=5):
+    """LSTM interpolated with the tuned Kneser-Ney model, the weight chosen on dev.
+
+    ``p = w * p_lstm + (1 - w) * p_kn`` for ``w`` in 0, 0.05, ..., 1; an
+    orientation figure (how much the two models know that the other does not),
+    not the shipped model.
+    """
+    import numpy as np
+
+    from utils import ngram
+    from utils import shakespeare as S
+
+    model = S.load_model(model_path)
+    kn = ngram.KneserNey(order, S.VOCAB, discount=baselines[f"kn{order}"]["discount"]).fit([train])
+    parts = score_parts(train, dev, test)
+
+    def probs(name):
+        text, start = parts[name]
+        p_kn = np.array([math.exp(kn.logprob(text[max(0, i - order + 1):i], text[i]))
+                         for i in range(start, len(text))])
+        return S.char_probs(model, text, start), p_kn
+
+    grid = np.round(np.arange(0, 1.0001, 0.05), 2)
+    lstm_dev, kn_dev = probs("dev")
+    dev_nll = [float(-np.log(w * lstm_dev + (1 - w) * kn_dev).mean()) for w in grid]
+    best = int(np.argmin(dev_nll))
+    lstm_test, kn_test = probs("test")
+    w = float(grid[best])
+    return {
+        "kn_order": order,
+        "lstm_weight": w,
+        "dev_nll": dev_nll[best],
+        "test_nll": float(-np.log(w * lstm_test + (1 - w) * kn_test).mean()),
+    }
 
 
 def _versions():
@@ -333,6 +370,7 @@ def main(argv=None):
         _, train_text, dev, test = corpus_parts()
         print("baselines (fitted on train, discount tuned on dev):", flush=True)
         record["baselines"] = compute_baselines(train_text, dev, test)
+        record["mixture"] = mixture_figure(out, train_text, dev, test, record["baselines"])
         write_record(out, record)
         print_summary(record)
     return 0
@@ -340,15 +378,19 @@ def main(argv=None):
 
 def print_summary(record):
     """The model's test NLL next to every baseline."""
-    print(f"{'model':<22}{'dev':>8}{'test':>8}")
+    print(f"{'model':<26}{'dev':>8}{'test':>8}")
     rows = [("LSTM (shipped)", record["dev_nll"], record["test_nll"])]
     for name, row in record.get("baselines", {}).items():
         if name.startswith("_"):
             continue
         label = "unigram" if name == "unigram" else f"Kneser-Ney {name[2:]}-gram"
         rows.append((label, row["dev_nll"], row["test_nll"]))
+    mix = record.get("mixture")
+    if mix:
+        rows.append((f"mix LSTM+KN-{mix['kn_order']} w={mix['lstm_weight']:.2f}", mix["dev_nll"],
+                     mix["test_nll"]))
     for label, dev_nll, test_nll in rows:
-        print(f"{label:<22}{dev_nll:>8.4f}{test_nll:>8.4f}")
+        print(f"{label:<26}{dev_nll:>8.4f}{test_nll:>8.4f}")
 
 
 if __name__ == "__main__":

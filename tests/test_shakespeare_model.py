@@ -97,3 +97,11 @@ def test_training_script_end_to_end_on_a_tiny_model(tmp_path, capsys):
 def test_training_script_rejects_a_bad_output_name(tmp_path):
     with pytest.raises(SystemExit):
         T.main(["--out", str(tmp_path / "model.h5"), "--no-baselines"])
+
+
+def test_recorded_mixture_is_chosen_on_dev(record):
+    mix = record["mixture"]
+    kn = record["baselines"][f"kn{mix['kn_order']}"]
+    assert 0.0 <= mix["lstm_weight"] <= 1.0
+    # the weight grid includes 0 (pure KN) and 1 (pure LSTM): dev can only be better
+    assert mix["dev_nll"] <= min(kn["dev_nll"], record["dev_nll"]) + 1e-9

@@ -27,7 +27,6 @@ import os
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
-import math  # noqa: E402
 import unicodedata  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -81,6 +80,7 @@ __all__ = [
     "load_model",
     "next_char_probs",
     "sample_index",
+    "char_probs",
     "mean_nll",
     "generate_output",
 ]
@@ -353,16 +353,14 @@ def next_char_probs(model, windows):
     return out / out.sum(axis=1, keepdims=True)
 
 
-def mean_nll(model, text, start=0, tx=TX, batch_size=512):
-    """Mean negative log-likelihood in nats of ``text[start:]``.
+def char_probs(model, text, start=1, tx=TX, batch_size=512):
+    """Probability the model gives to each character of ``text[start:]``.
 
     Character ``i`` (``i >= start``) is predicted from ``text[max(0, i - tx):i]``
-    (so at least one character of context is needed: ``start >= 1``). Pass the
-    text before the scored part as a prefix to give its first characters their
-    full context, e.g. ``mean_nll(model, dev[-40:] + test, start=40)``.
+    (so at least one character of context is needed: ``start >= 1``).
 
     Returns:
-        float -- mean of ``-log p(text[i] | context)`` over ``i >= start``
+        probs -- float64 array ``(len(text) - start,)``
     """
     _check_model(model)
     if start < 1:
@@ -370,20 +368,28 @@ def mean_nll(model, text, start=0, tx=TX, batch_size=512):
     if start >= len(text):
         raise ValueError(f"nothing to score: start={start} but the text has {len(text)} characters")
     ids = encode(text)
-    total, count = 0.0, 0
+    out = []
     # Positions with a short context, one at a time (at most tx - 1 of them).
     for i in range(start, min(tx, len(ids))):
-        p = next_char_probs(model, ids[None, :i])[0]
-        total -= math.log(p[ids[i]])
-        count += 1
+        out.append(next_char_probs(model, ids[None, :i])[0, ids[i]])
     full = np.arange(max(start, tx), len(ids))
     for b in range(0, len(full), batch_size):
         pos = full[b:b + batch_size]
         win = ids[pos[:, None] - tx + np.arange(tx)]
-        p = next_char_probs(model, win)
-        total -= float(np.log(p[np.arange(len(pos)), ids[pos]]).sum())
-        count += len(pos)
-    return total / count
+        out.extend(next_char_probs(model, win)[np.arange(len(pos)), ids[pos]])
+    return np.asarray(out, dtype=np.float64)
+
+
+def mean_nll(model, text, start=1, tx=TX, batch_size=512):
+    """Mean negative log-likelihood in nats of ``text[start:]`` (see :func:`char_probs`).
+
+    Pass the text before the scored part as a prefix to give its first
+    characters their full context, e.g. ``mean_nll(model, dev[-40:] + test, start=40)``.
+
+    Returns:
+        float -- mean of ``-log p(text[i] | text[max(0, i - tx):i])`` over ``i >= start``
+    """
+    return float(-np.log(char_probs(model, text, start, tx, batch_size)).mean())
 
 
 # ---------------------------------------------------------------------------
