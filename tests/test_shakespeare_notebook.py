@@ -77,7 +77,7 @@ def test_shakespeare_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
         assert marker not in stdout + stderr, f"TensorFlow log noise in the notebook: {marker}"
     assert "quick check mode" in stdout
     assert "X: (25442, 40)  Y: (25442, 40)" in stdout
-    assert "this LSTM" in stdout and "Kneser-Ney 5-gram" in stdout
+    assert "this LSTM" in stdout and "Kneser-Ney 5-gram" in stdout and "mixture" in stdout
     assert "dev NLL on 300 characters" in stdout
     assert "Here is your poem" in stdout and "forsooth, this is but a test" in stdout
     assert "same seed, same poem: True" in stdout
