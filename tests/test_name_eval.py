@@ -192,3 +192,24 @@ def test_format_table_and_bits():
 def test_load_course_rnn_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="coursetools.evaluate --train"):
         load_course_rnn(tmp_path / "none.npz")
+
+
+def test_interpolation_is_chosen_on_dev(split):
+    from utils.name_eval import interpolate_with_kneser_ney
+
+    _, train, test, fit, dev = split
+    bigram = KneserNey(2, VOCAB, 0.5).fit(name_streams(fit), start=1)
+
+    def model(names):
+        return ngram_char_logprobs(bigram, names)
+
+    mix = interpolate_with_kneser_ney(model, train, test, fit, dev, orders=(3, 4))
+    assert mix["order"] in (3, 4) and 0 <= mix["weight"] <= 1
+    again = interpolate_with_kneser_ney(model, train, test[:5], fit, dev, orders=(3, 4))
+    assert (again["order"], again["discount"], again["weight"]) == (mix["order"], mix["discount"], mix["weight"])
+    kn = KneserNey(mix["order"], VOCAB, mix["discount"]).fit(name_streams(train), start=1)
+    expected = mixture_mean_nll(model(test), ngram_char_logprobs(kn, test), mix["weight"])
+    assert mix["test"] == pytest.approx(expected)
+    # mixing a weak bigram into a 4-gram cannot be worse on dev than the 4-gram alone
+    kn4 = KneserNey(4, VOCAB, 0.85).fit(name_streams(fit), start=1)
+    assert mix["dev"] <= corpus_mean_nll(kn4, name_streams(dev), 1) + 1e-9
