@@ -77,6 +77,13 @@ def _as_texts(texts):
     return out
 
 
+def _check_order(order):
+    """``order`` as an int, or a clear error."""
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    return int(order)
+
+
 class _CharModel:
     """Shared plumbing: vocabulary checks and the NLL of whole texts."""
 
@@ -186,9 +193,7 @@ class AddK(_CharModel):
 
     def __init__(self, order, vocab, k=1.0):
         super().__init__(vocab)
-        if not isinstance(order, (int, np.integer)) or order < 1:
-            raise ValueError(f"order must be an integer >= 1, got {order!r}")
-        self.order = int(order)
+        self.order = _check_order(order)
         self.k = k
 
     @property
@@ -278,9 +283,7 @@ class KneserNey(_CharModel):
 
     def __init__(self, order, vocab, discount=0.75):
         super().__init__(vocab)
-        if not isinstance(order, (int, np.integer)) or order < 1:
-            raise ValueError(f"order must be an integer >= 1, got {order!r}")
-        self.order = int(order)
+        self.order = _check_order(order)
         self.discount = discount
 
     @property
@@ -396,29 +399,27 @@ def tune_discount(order, vocab, train_texts, dev_text_or_texts, grid=None, start
     Returns:
         (best discount, its dev mean NLL in nats per character)
     """
-    grid = DEFAULT_DISCOUNT_GRID if grid is None else tuple(grid)
-    if not grid:
-        raise ValueError("grid is empty")
-    model = KneserNey(order, vocab, discount=grid[0]).fit(train_texts, start=start)
-    best = None
-    for d in grid:
-        model.discount = d
-        nll = corpus_mean_nll(model, dev_text_or_texts, start)
-        if best is None or nll < best[1]:
-            best = (float(d), nll)
-    return best
+    model = KneserNey(order, vocab)
+    return _tune(model, "discount", DEFAULT_DISCOUNT_GRID if grid is None else grid, train_texts,
+                 dev_text_or_texts, start)
 
 
 def tune_k(order, vocab, train_texts, dev_text_or_texts, grid=None, start=0):
     """Pick the add-k constant with the lowest dev NLL; returns ``(best k, dev mean NLL)``."""
-    grid = DEFAULT_K_GRID if grid is None else tuple(grid)
+    return _tune(AddK(order, vocab), "k", DEFAULT_K_GRID if grid is None else grid, train_texts, dev_text_or_texts,
+                 start)
+
+
+def _tune(model, attribute, grid, train_texts, dev_text_or_texts, start):
+    """Fit ``model`` once, then set ``attribute`` to every value of ``grid``; the best ``(value, dev NLL)``."""
+    grid = tuple(grid)
     if not grid:
         raise ValueError("grid is empty")
-    model = AddK(order, vocab, k=grid[0]).fit(train_texts, start=start)
+    model.fit(train_texts, start=start)
     best = None
-    for k in grid:
-        model.k = k
+    for value in grid:
+        setattr(model, attribute, value)
         nll = corpus_mean_nll(model, dev_text_or_texts, start)
         if best is None or nll < best[1]:
-            best = (float(k), nll)
+            best = (float(value), nll)
     return best
