@@ -75,10 +75,22 @@ class TreeMemory:
 
 
 def build_course(n, dest):
+    """Scratch course with the current top-level utils/ and data (what the release command ships)."""
+    from coursetools.settings import ASSIGNMENTS
+
     course = make_course(dest)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    for rel in ASSIGNMENTS[ASSIGNMENT].shared:
+        src, dst = ROOT / rel, course / "source" / ASSIGNMENT / rel
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=ignore)
+        else:
+            shutil.copy2(src, dst)
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
     for i in range(n):
-        add_submission(course, f"student{i:03d}", ASSIGNMENT, ROOT / "source" / ASSIGNMENT)
+        add_submission(course, f"student{i:03d}", ASSIGNMENT, course / "source" / ASSIGNMENT)
     return course
 
 
