@@ -331,9 +331,10 @@ class StepDict(dict):
 
 
 def _step_dict(matrix, first):
-    views = list(matrix[:, :, None])
-    d = StepDict(zip(range(first, first + len(views)), views))
-    d.matrix, d.views = matrix, views
+    views = list(matrix[:, :, None])  # row t as a column (n, 1), a view
+    d = StepDict(enumerate(views, first))
+    d.matrix = matrix
+    d.views = views
     return d
 
 
