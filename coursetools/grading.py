@@ -93,8 +93,11 @@ def _grade_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def tampering_notes(nb, release_nb):
+def tampering_notes(nb, release_nb, source_nb=None):
     """What nbgrader will undo in ``nb``, compared with the released notebook ``release_nb``.
+
+    A locked cell identical to the instructor's ``source_nb`` version (hidden
+    tests included: the instructor's own solution) is not an edit.
 
     Locked cells whose source was edited (nbgrader restores them), graded
     cells that were deleted (added back, ``add_missing_cells``), cells
@@ -102,6 +105,7 @@ def tampering_notes(nb, release_nb):
     """
     notes = []
     released = {_grade_id(c): c for c in release_nb.cells if _grade_id(c)}
+    original = {_grade_id(c): c.source for c in source_nb.cells if _grade_id(c)} if source_nb is not None else {}
     seen = {}
     for cell in nb.cells:
         gid = _grade_id(cell)
@@ -114,7 +118,7 @@ def tampering_notes(nb, release_nb):
             if meta.get("grade"):
                 notes.append(f"deleted graded cell {gid}: nbgrader added it back")
             continue
-        if meta.get("locked") and any(c.get("source", "") != cell.source for c in mine):
+        if meta.get("locked") and any(c.get("source", "") not in (cell.source, original.get(gid)) for c in mine):
             notes.append(f"edited locked cell {gid}: nbgrader restored it")
     notes += [f"duplicated cell {gid} ({n} copies): only the last one counts" for gid, n in seen.items() if n > 1]
     return notes
@@ -152,13 +156,15 @@ def precheck(folder, notebooks, source_folder=None, release_folder=None):
             nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         except Exception as exc:  # nbformat raises several kinds
             return INVALID, f"{name} is not a readable notebook ({type(exc).__name__}: {exc})"[:300], notes
+        source_nb = None
         if source_folder is not None and (Path(source_folder) / name).is_file():
-            want = _kernel_name(nbformat.read(Path(source_folder) / name, as_version=4))
+            source_nb = nbformat.read(Path(source_folder) / name, as_version=4)
+            want = _kernel_name(source_nb)
             got = _kernel_name(nb)
             if want and got != want:
                 notes.append(f"kernelspec {got!r} replaced by {want!r}")
         if release_folder is not None and (Path(release_folder) / name).is_file():
-            notes += tampering_notes(nb, nbformat.read(Path(release_folder) / name, as_version=4))
+            notes += tampering_notes(nb, nbformat.read(Path(release_folder) / name, as_version=4), source_nb)
     return GRADED, "", notes
 
 

@@ -106,6 +106,17 @@ def test_precheck_notes_kernelspec_and_tampering(folders):
     ]
 
 
+def test_the_instructors_own_solution_is_no_tampering(folders, tmp_path):
+    release, sub = folders
+    source = tmp_path / "source"
+    source.mkdir()
+    src = release_notebook()
+    src.cells[1].source = "assert f() == 1\n### BEGIN HIDDEN TESTS\nassert f() != 2\n### END HIDDEN TESTS"
+    nbformat.write(src, source / "A.ipynb")
+    nbformat.write(src, sub / "A.ipynb")
+    assert grading.precheck(sub, ["A.ipynb"], source, release) == (grading.GRADED, "", [])
+
+
 def test_precheck_never_writes(folders):
     release, sub = folders
     (sub / "A.ipynb").write_bytes(b'{"cells": [')
