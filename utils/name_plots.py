@@ -61,18 +61,20 @@ def plot_rnn_curves(variants, path=None):
         raise ValueError("no course-RNN variants to plot")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     drawn = []  # a shorter run that is the start of a longer one is shown as a line where it stops
+    stops = {}
     for name, v in sorted(variants.items(), key=lambda kv: -len(kv[1]["iterations"])):
         n = len(v["dev_nll"])
-        parent = next((d for d, w in drawn if np.array_equal(w["dev_nll"][:n], v["dev_nll"])), None)
-        if parent is not None and n > 0:
-            for ax in (ax1, ax2):
-                ax.axvline(v["iterations"][-1], color="grey", linestyle=":")
-            ax2.annotate(f"{name} stops here", (v["iterations"][-1], max(v["dev_nll"])), fontsize=8,
-                         xytext=(3, 0), textcoords="offset points")
+        if n and any(np.array_equal(w["dev_nll"][:n], v["dev_nll"]) for w in drawn):
+            stops.setdefault(int(v["iterations"][-1]), []).append(name)
             continue
         ax1.plot(v["iterations"], v["train_loss"], label=name)
         ax2.plot(v["iterations"], v["dev_nll"], label=name)
-        drawn.append((name, v))
+        drawn.append(v)
+    for x, names in stops.items():
+        for ax in (ax1, ax2):
+            ax.axvline(x, color="grey", linestyle=":")
+        ax2.annotate(f"{' and '.join(names)} stop here", (x, 1.0), xycoords=("data", "axes fraction"),
+                     xytext=(3, -12), textcoords="offset points", fontsize=8)
     ax1.set_title("course RNN: smoothed training loss (per name)")
     ax2.set_title("course RNN: dev NLL (nats per character)")
     for ax in (ax1, ax2):
