@@ -34,6 +34,11 @@ off, :func:`disabled_reason` says why, and :mod:`utils.rnn` uses the readable
 code. Calls it cannot handle (non-float64 or non-contiguous arrays, odd
 indices) also go to the readable code, which raises the usual errors.
 
+One difference that is not a number: numpy's floating-point warnings
+(``RuntimeWarning: overflow encountered in exp``, ``divide by zero encountered
+in log``) and ``np.seterr(all="raise")`` do not reach the fast path; the values
+(``inf``, ``nan``) are the same.
+
 ``DINO_RNN_FASTPATH=0`` turns it off; ``=1`` turns it on from the first call
 (default ``auto``: after :data:`AUTO_AFTER_CALLS` calls, see ``utils.rnn``).
 Compiled code is cached under ``DINO_RNN_CACHE_DIR`` (default
