@@ -251,7 +251,10 @@ def merge_outcome(course, assignment, outcome):
     if outcome.autograded_tar:
         dest.mkdir(parents=True)
         with tarfile.open(fileobj=io.BytesIO(outcome.autograded_tar), mode="r:gz") as tar:
-            tar.extractall(dest, filter="data")
+            try:
+                tar.extractall(dest, filter="data")
+            except TypeError:  # Python < 3.11.4 has no filter; the archive is our own task's
+                tar.extractall(dest)
 
 
 def failed_outcome(assignment, student, attempts, error):
