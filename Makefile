@@ -10,3 +10,15 @@ release:         ## copy utils/data into source/ and rebuild release/ with nbgra
 	$(PYTHON) dev.py python -m coursetools release
 expected-output: ## refresh the notebook's expected training output from the reference solution
 	$(PYTHON) dev.py python -m coursetools expected-output
+
+.PHONY: grade report feedback zip-collect test-zoo
+grade:           ## autograde submitted/ robustly, print the grade report (reports/dinosaurus_island.csv)
+	$(PYTHON) dev.py python -m coursetools grade dinosaurus_island
+report:          ## print the grade report again
+	$(PYTHON) dev.py python -m coursetools report dinosaurus_island
+feedback:        ## feedback HTML without hidden tests, then a leak scan
+	$(PYTHON) dev.py python -m coursetools feedback dinosaurus_island
+zip-collect:     ## LMS zip in downloaded/dinosaurus_island/archive/ -> submitted/
+	$(PYTHON) dev.py python -m nbgrader zip_collect dinosaurus_island
+test-zoo:        ## autograde the submission zoo (minutes)
+	$(PYTHON) dev.py python -m pytest -q tests/test_autograder_zoo.py
