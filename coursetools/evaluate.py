@@ -232,7 +232,7 @@ def main(argv=None):
     parser.add_argument("--train", action="store_true", help="retrain the course RNN variants first (several minutes)")
     parser.add_argument("--train-lstm", action="store_true", help="retrain the LSTM first (about 5 minutes)")
     parser.add_argument("--notebook", action="store_true",
-                        help="execute the Going_Further notebook and refresh its figures (about 6 minutes)")
+                        help="execute the Going_Further notebook and refresh its figures (4-5 minutes)")
     parser.add_argument("--png", metavar="PATH", help="also save the bar chart of test NLL to this PNG file")
     args = parser.parse_args(argv)
     ne = _utils()
