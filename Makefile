@@ -22,3 +22,9 @@ zip-collect:     ## LMS zip in downloaded/dinosaurus_island/archive/ -> submitte
 	$(PYTHON) dev.py python -m nbgrader zip_collect dinosaurus_island
 test-zoo:        ## autograde the submission zoo (minutes)
 	$(PYTHON) dev.py python -m pytest -q tests/test_autograder_zoo.py
+
+.PHONY: evaluate going-further
+evaluate:        ## print the test NLL of every dinosaur-name model (Going further)
+	$(PYTHON) dev.py python -m coursetools.evaluate
+going-further:   ## retrain course-RNN variants + LSTM, rerun the Going further notebook (~10 min)
+	$(PYTHON) dev.py python -m coursetools.evaluate --train --train-lstm --notebook
