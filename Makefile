@@ -28,3 +28,9 @@ evaluate:        ## print the test NLL of every dinosaur-name model (Going furth
 	$(PYTHON) dev.py python -m coursetools.evaluate
 going-further:   ## retrain course-RNN variants + LSTM, rerun the Going further notebook (~10 min)
 	$(PYTHON) dev.py python -m coursetools.evaluate --train --train-lstm --notebook
+
+.PHONY: bench grade-parallel
+bench:           ## performance figures: training vs plain engine, grading, Dask speed-up, memory
+	$(PYTHON) dev.py python bench/bench_all.py
+grade-parallel:  ## autograde every submission on Dask (SCHEDULER=tcp://host:port for an existing cluster)
+	$(PYTHON) dev.py python -m coursetools grade-parallel $(if $(SCHEDULER),--scheduler $(SCHEDULER))
