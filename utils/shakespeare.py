@@ -258,12 +258,12 @@ def build_model(
     vocab_size=VOCAB_SIZE,
     embed_dim=32,
     units=(512,),
-    dropout=0.5,
+    dropout=0.6,
     recurrent_dropout=0.0,
-    embed_dropout=0.1,
+    embed_dropout=0.25,
     cell="lstm",
     learning_rate=2e-3,
-    weight_decay=1e-4,
+    weight_decay=0.05,
     clipnorm=1.0,
 ):
     """The (stacked) character model, compiled.
