@@ -81,3 +81,42 @@ def test_shakespeare_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert "dev NLL on 300 characters" in stdout
     assert "Here is your poem" in stdout and "forsooth, this is but a test" in stdout
     assert "same seed, same poem: True" in stdout
+
+
+def test_a_student_types_a_sentence_in_a_real_kernel(tmp_path):
+    """The notebook's ``generate_output(model, None, ...)`` asks through Jupyter's stdin."""
+    from queue import Empty
+
+    from jupyter_client.manager import start_new_kernel
+
+    _layout(tmp_path)
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        code = ("from utils.shakespeare import load_model, generate_output\n"
+                "model = load_model()\n"
+                "poem = generate_output(model, None, length=60, seed=0)\n"
+                "print('LENGTH', len(poem))")
+        msg_id = kc.execute(code, allow_stdin=True)
+        request = kc.get_stdin_msg(timeout=120)
+        assert request["msg_type"] == "input_request"
+        assert "beginning of your poem" in request["content"]["prompt"]
+        kc.input("My love is as a fever, longing still")
+        stdout, status = "", None
+        while status != "idle":
+            try:
+                msg = kc.get_iopub_msg(timeout=120)
+            except Empty:
+                break
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                stdout += msg["content"]["text"]
+            elif msg["msg_type"] == "error":
+                raise AssertionError("\n".join(msg["content"]["traceback"]))
+            elif msg["msg_type"] == "status":
+                status = msg["content"]["execution_state"]
+        assert "my love is as a fever, longing still" in stdout
+        assert "LENGTH 60" in stdout
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
