@@ -34,3 +34,9 @@ bench:           ## performance figures: training vs plain engine, grading, Dask
 	$(PYTHON) dev.py python bench/bench_all.py
 grade-parallel:  ## autograde every submission on Dask (SCHEDULER=tcp://host:port for an existing cluster)
 	$(PYTHON) dev.py python -m coursetools grade-parallel $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+.PHONY: shakespeare-model shakespeare-bench
+shakespeare-model: ## retrain the Shakespeare LSTM + n-gram baselines (16-40 min on 2 CPU cores)
+	nice -n 10 $(PYTHON) dev.py python -m coursetools.shakespeare_train
+shakespeare-bench: ## seconds per extra epoch, per 400 generated characters, to score the test part
+	$(PYTHON) dev.py python bench/bench_shakespeare.py

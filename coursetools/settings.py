@@ -49,7 +49,7 @@ ASSIGNMENTS = {
     "writing_like_shakespeare": Assignment(
         name="writing_like_shakespeare",
         notebooks=("Writing_Like_Shakespeare.ipynb",),
-        shared=("utils", "data/shakespeare.txt", "models/shakespeare_lstm.keras"),
+        shared=("utils", "data/shakespeare.txt", "models/shakespeare_lstm.keras", "models/shakespeare_lstm.json"),
         graded=False,
     ),
     # Optional, ungraded: honest evaluation and a better name model (issue "Going further").
