@@ -12,7 +12,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="copy utils/data into source/ and build release/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
-    sub.add_parser("demo", help="build the release, autograde the solution and a blank submission, print scores")
+    sub.add_parser("demo", help="build the release, autograde sample submissions (solution, blank, broken), print the report")
     sub.add_parser("expected-output", help="rewrite the notebook's expected training output from the reference solution")
     from .grading import add_arguments as add_grading_arguments
     add_grading_arguments(sub)

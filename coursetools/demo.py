@@ -44,9 +44,13 @@ def run(log=print):
         run_nbgrader(["generate_assignment", name, "--force"], course)
         add_submission(course, "solution", name, ROOT / "source" / name)
         add_submission(course, "untouched-release", name, ROOT / "release" / name)
+        # A submission that cannot be graded: the report says so instead of scoring it 0.
+        broken = add_submission(course, "broken-json", name, ROOT / "release" / name)
+        for notebook in ASSIGNMENTS[name].notebooks:
+            (broken / notebook).write_text('{"cells": [ this is not JSON')
         t = time.perf_counter()
         grade_batch(course, name, log=log)
-        log(f"autograded {name}: 2 submissions in {time.perf_counter() - t:.1f} s")
+        log(f"autograded {name}: 3 submissions in {time.perf_counter() - t:.1f} s")
         reports = grade_report(course, name)
         log("")
         log(format_report(reports))
