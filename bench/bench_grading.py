@@ -24,7 +24,6 @@ import argparse
 import os
 import shutil
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -41,37 +40,6 @@ ASSIGNMENT = "dinosaurus_island"
 NOTEBOOK = "Dinosaurus_Island.ipynb"
 BENCH_DIR = ROOT / ".build" / "bench-grading"
 TRAINING_CELLS = {"test-model-published", "test-model-hidden", "train", "plot-loss"}
-
-
-class TreeMemory:
-    """Peak summed RSS of this process and all its descendants, sampled in a thread."""
-
-    def __init__(self, interval=0.05):
-        import psutil
-
-        self.psutil, self.interval, self.peak = psutil, interval, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        me = self.psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for p in [me] + me.children(recursive=True):
-                try:
-                    total += p.memory_info().rss
-                except self.psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def build_course(n, dest):
@@ -198,7 +166,7 @@ def main(argv=None):
     timing = {}
     for workers in (1, 2):
         shutil.rmtree(course / "autograded", ignore_errors=True)
-        with TreeMemory() as mem:
+        with parallel.PeakMemory(include_self=True) as mem:
             rep = parallel.grade_parallel(course, ASSIGNMENT, workers=workers, progress=False, log=lambda *a: None)
         ok = sum(o.result["status"] == "graded" for o in rep.outcomes)
         timing[workers] = rep.seconds
@@ -206,7 +174,7 @@ def main(argv=None):
         tree_peak = max(o.peak_tree_rss for o in rep.outcomes)
         print(f"{workers} worker(s): {rep.seconds:6.1f} s -> {rep.seconds / n:5.2f} s per submission ({ok}/{n} graded)")
         print(f"   peak RSS: one grading kernel {kernel_peak / 2**20:5.0f} MiB, nbgrader + kernel "
-              f"{tree_peak / 2**20:5.0f} MiB, whole batch {mem.peak / 2**20:5.0f} MiB")
+              f"{tree_peak / 2**20:5.0f} MiB, whole batch {mem.tree / 2**20:5.0f} MiB")
     print(f"speed-up of 2 workers over 1: {timing[1] / timing[2]:.2f}x")
 
 

@@ -72,11 +72,15 @@ class TaskOutcome:
 # ----- on the worker -------------------------------------------------------------------------
 
 
-class _PeakMemory:
-    """Samples the RSS of this process's children (nbgrader and its kernel) every ``interval`` s."""
+class PeakMemory:
+    """Peak RSS of this process's descendants (nbgrader and its kernel), sampled in a thread.
 
-    def __init__(self, interval=0.05):
-        self.interval, self.tree, self.single = interval, 0, 0
+    ``tree`` is the peak of their summed RSS (plus this process's own with
+    ``include_self``), ``single`` the peak RSS of any one of them.
+    """
+
+    def __init__(self, interval=0.05, include_self=False):
+        self.interval, self.include_self, self.tree, self.single = interval, include_self, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -87,7 +91,7 @@ class _PeakMemory:
             return
         me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
+            total = me.memory_info().rss if self.include_self else 0
             for child in me.children(recursive=True):
                 try:
                     rss = child.memory_info().rss
@@ -157,7 +161,7 @@ def grade_task(course, template, assignment, student, timeout_s, notebooks, atte
             shutil.copytree(src, scratch / "submitted" / student / assignment, symlinks=True)
         else:
             (scratch / "submitted" / student).mkdir(parents=True)
-        with _PeakMemory() as mem:
+        with PeakMemory() as mem:
             result = grading.grade_student(scratch, assignment, student, timeout_s, notebooks)
         outcome = TaskOutcome(asdict(result), worker=worker, attempt=attempt,
                               peak_tree_rss=mem.tree, peak_kernel_rss=mem.single)

@@ -26,6 +26,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 import argparse  # noqa: E402
+import inspect  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -39,16 +40,9 @@ from coursetools.settings import DATA_DIR, MODELS_DIR, ROOT  # noqa: E402
 DEFAULT_OUT = MODELS_DIR / "shakespeare_lstm.keras"
 KN_ORDERS = (3, 4, 5, 6)
 
-DEFAULTS = dict(
-    embed_dim=32,
-    units=(512,),
-    dropout=0.6,
-    recurrent_dropout=0.0,
-    embed_dropout=0.25,
-    cell="lstm",
-    learning_rate=2e-3,
-    weight_decay=0.05,
-    clipnorm=1.0,
+# Training settings of this script. The architecture's defaults are build_model's
+# own (one place: utils/shakespeare.py); see model_defaults().
+TRAINING_DEFAULTS = dict(
     batch_size=128,
     stride=3,
     epoch_fraction=0.34,
@@ -59,6 +53,22 @@ DEFAULTS = dict(
     max_minutes=60.0,
     seed=1,
 )
+
+
+def model_defaults():
+    """The keyword defaults of ``utils.shakespeare.build_model`` (imports TensorFlow)."""
+    from utils import shakespeare as S
+
+    return {
+        name: p.default
+        for name, p in inspect.signature(S.build_model).parameters.items()
+        if name != "vocab_size"
+    }
+
+
+def all_defaults():
+    """Every setting of a training run: the model's, then this script's."""
+    return {**model_defaults(), **TRAINING_DEFAULTS}
 
 
 def record_path(model_path):
@@ -205,9 +215,7 @@ def train(settings, out_path, corpus_path=None, threads=0):
     text, train_text, dev, test = corpus_parts(corpus_path)
     X, Y = S.make_windows(train_text, stride=settings["stride"])
     dev_text, dev_start = score_parts(train_text, dev, test)["dev"]
-    arch = {k: settings[k] for k in ("embed_dim", "units", "dropout", "recurrent_dropout",
-                                     "embed_dropout", "cell", "learning_rate", "weight_decay",
-                                     "clipnorm")}
+    arch = {k: settings[k] for k in model_defaults()}
     model = S.build_model(**arch)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -336,7 +344,8 @@ def main(argv=None):
                         help="re-score the saved model on dev and test and print the figures")
     parser.add_argument("--no-baselines", action="store_true", help="train without baselines")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow CPU threads (0: all)")
-    for key, value in DEFAULTS.items():
+    defaults = all_defaults()
+    for key, value in defaults.items():
         if key == "units":
             parser.add_argument("--units", type=int, nargs="+", default=list(value),
                                 help="widths of the recurrent layers (default: %(default)s)")
@@ -359,7 +368,7 @@ def main(argv=None):
         return 0
 
     if not args.baselines_only:
-        settings = {key: getattr(args, key) for key in DEFAULTS}
+        settings = {key: getattr(args, key) for key in defaults}
         settings["units"] = tuple(settings["units"])
         train(settings, out, threads=args.threads)
 
