@@ -67,14 +67,29 @@ def shared_copies(name, root=ROOT):
     return [(Path(root) / rel, Path(root) / "source" / name / rel) for rel in spec.shared]
 
 
+def shared_folders(name, root=ROOT):
+    """The top folders of the shared copies in ``source/<name>/`` (e.g. ``utils``, ``data``)."""
+    tops = {Path(rel).parts[0] for rel in ASSIGNMENTS[name].shared if len(Path(rel).parts) > 1}
+    return [Path(root) / "source" / name / top for top in sorted(tops)]
+
+
 def sync_shared(name, root=ROOT):
-    """Copy the shared files of assignment ``name`` into ``source/<name>/``."""
-    for src, dst in shared_copies(name, root):
+    """Copy the shared files of assignment ``name`` into ``source/<name>/``.
+
+    The folders that hold the copies are emptied first, so a file that is no
+    longer shared does not linger in the release.
+    """
+    copies = shared_copies(name, root)
+    for src, _ in copies:
         if not src.exists():
             raise ReleaseError(
                 f"{src.relative_to(root)} is missing, but assignment {name!r} ships it. "
                 "Restore it from git, or build it with the command that makes it (see README)."
             )
+    for folder in shared_folders(name, root):
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+    for src, dst in copies:
         if dst.is_dir() and not dst.is_symlink():
             shutil.rmtree(dst)
         elif dst.exists() or dst.is_symlink():
@@ -87,12 +102,21 @@ def sync_shared(name, root=ROOT):
 
 
 def stale_copies(name, root=ROOT):
-    """Shared copies in ``source/<name>/`` that differ from the top-level files."""
-    return [
+    """Shared copies in ``source/<name>/`` that differ from the top-level files, or are not shared."""
+    copies = shared_copies(name, root)
+    stale = [
         str(dst.relative_to(root))
-        for src, dst in shared_copies(name, root)
+        for src, dst in copies
         if not dst.exists() or tree_differences(src, dst)
     ]
+    expected = set()
+    for _, dst in copies:
+        expected.update({dst} if dst.is_file() or not dst.exists() else {dst / f for f in tree_files(dst)})
+    for folder in shared_folders(name, root):
+        for rel in tree_files(folder) if folder.is_dir() else []:
+            if folder / rel not in expected:
+                stale.append(str((folder / rel).relative_to(root)))
+    return stale
 
 
 def tree_files(path):

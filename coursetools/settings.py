@@ -29,7 +29,8 @@ class Assignment:
 
     ``shared`` lists paths relative to the repository root (a folder or a
     file) that the release command copies into ``source/<name>/`` so that the
-    released folder is self-contained. The top-level copies stay the single
+    released folder is self-contained; the folders they sit in (``utils/``,
+    ``data/``, ``models/`` there) hold nothing else. The top-level copies stay the single
     source of truth; the copies are generated, never edited by hand.
     """
 
@@ -39,24 +40,29 @@ class Assignment:
     graded: bool = True
 
 
+# The helper modules every notebook needs (`from utils import *`: the numpy RNN and
+# its compiled twin). Each assignment ships these plus the modules of its own.
+CORE_UTILS = ("utils/__init__.py", "utils/rnn.py", "utils/rnn_fast.py", "utils/rnn_kernels.py")
+
 ASSIGNMENTS = {
     "dinosaurus_island": Assignment(
         name="dinosaurus_island",
         notebooks=("Dinosaurus_Island.ipynb",),
-        shared=("utils", "data/dinos.txt"),
+        shared=(*CORE_UTILS, "data/dinos.txt"),
     ),
     # Optional, ungraded: the Keras 3 LSTM (issue "Writing like Shakespeare").
     "writing_like_shakespeare": Assignment(
         name="writing_like_shakespeare",
         notebooks=("Writing_Like_Shakespeare.ipynb",),
-        shared=("utils", "data/shakespeare.txt", "models/shakespeare_lstm.keras", "models/shakespeare_lstm.json"),
+        shared=(*CORE_UTILS, "utils/shakespeare.py", "data/shakespeare.txt", "models/shakespeare_lstm.keras", "models/shakespeare_lstm.json"),
         graded=False,
     ),
     # Optional, ungraded: honest evaluation and a better name model (issue "Going further").
     "going_further": Assignment(
         name="going_further",
         notebooks=("Going_Further.ipynb",),
-        shared=("utils", "data/dinos.txt", "models/course_rnn.npz"),
+        shared=(*CORE_UTILS, "utils/name_eval.py", "utils/name_models.py", "utils/name_plots.py",
+                "utils/ngram.py", "data/dinos.txt", "models/course_rnn.npz"),
         graded=False,
     ),
 }

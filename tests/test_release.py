@@ -92,3 +92,25 @@ def test_nbgrader_validate_fails_on_the_release(tmp_path):
     code, out = validate(RELEASE_DIR / "dinosaurus_island", "Dinosaurus_Island.ipynb", tmp_path)
     assert "Success!" not in out
     assert "NotImplementedError" in out, out[-3000:]
+
+
+def test_sync_removes_files_that_are_no_longer_shared(tmp_path):
+    from coursetools.release import sync_shared
+
+    course = copy_course(tmp_path / "course")
+    leftover = course / "source" / "dinosaurus_island" / "utils" / "old_helper.py"
+    leftover.write_text("# shipped once, not any more\n")
+    assert "source/dinosaurus_island/utils/old_helper.py" in stale_copies("dinosaurus_island", root=course)
+    sync_shared("dinosaurus_island", root=course)
+    assert not leftover.exists()
+    assert stale_copies("dinosaurus_island", root=course) == []
+
+
+def test_a_missing_shared_file_is_a_clear_error(tmp_path):
+    from coursetools.release import ReleaseError, sync_shared
+
+    course = copy_course(tmp_path / "course")
+    (course / "data" / "dinos.txt").unlink()
+    with pytest.raises(ReleaseError, match="data/dinos.txt is missing"):
+        sync_shared("dinosaurus_island", root=course)
+    assert (course / "source" / "dinosaurus_island" / "data" / "dinos.txt").exists(), "nothing is lost on error"
