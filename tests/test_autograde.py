@@ -7,14 +7,8 @@ from nbgrader.api import Gradebook
 
 from coursetools.release import run_nbgrader
 from course_helpers import copy_course
-
-ASSIGNMENT = "dinosaurus_island"
-GRADED_CELLS = {
-    "test-clip-published": 1, "test-clip-hidden": 2,
-    "test-sample-published": 1, "test-sample-hidden": 3,
-    "test-optimize-published": 1, "test-optimize-hidden": 2,
-    "test-model-published": 1, "test-model-hidden": 2,
-}
+from zoo.build import ASSIGNMENT
+from zoo.build import CELLS as GRADED_CELLS  # the graded cells and their points, in one place
 
 
 @pytest.fixture(scope="module")
