@@ -5,9 +5,10 @@ and purged afterwards (its Unix users too). The browser is Debian's chromium
 driven by Playwright, with a fresh profile per context.
 
 Prerequisites: root, ``configurable-http-proxy`` and ``chromium`` (run
-``deploy/jupyterhub/install-system-deps.sh``). When one is missing the test
-fails, unless ``DINO_E2E_ALLOW_SKIP=1`` is set, in which case it is skipped
-with the reason.
+``deploy/install-system-deps.sh``; ``python3 dev.py test`` does it as root).
+When one is missing the test fails, except under ``python3 dev.py test`` run
+by a user who is not root: dev.py sets ``DINO_SKIP_E2E`` and the test is
+skipped with that reason (pytest's summary and dev.py's last line show it).
 """
 
 import importlib.util
@@ -75,13 +76,13 @@ def artifacts():
 @pytest.fixture(scope="session")
 def hub(artifacts):
     """A running local hub (``launch.HubInfo``), stopped and purged afterwards."""
+    if os.environ.get("DINO_SKIP_E2E"):  # set by dev.py when not root: said once, shown in the summary
+        pytest.skip(os.environ["DINO_SKIP_E2E"])
     missing = _missing_prerequisites()
     if missing:
         reason = "JupyterHub e2e prerequisites missing: " + "; ".join(missing)
-        if os.environ.get("DINO_E2E_ALLOW_SKIP") == "1":
-            pytest.skip(reason)
-        pytest.fail(reason + " (run deploy/jupyterhub/install-system-deps.sh as root, "
-                    "or set DINO_E2E_ALLOW_SKIP=1 to skip)", pytrace=False)
+        pytest.fail(reason + " (run `sudo bash deploy/install-system-deps.sh`; `python3 dev.py test` "
+                    "does it when run as root)", pytrace=False)
     state_dir = Path(tempfile.mkdtemp(prefix="dino-hub-e2e-"))
     try:
         info = launch.start(state_dir, assignments=["dinosaurus_island"])

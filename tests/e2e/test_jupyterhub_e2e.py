@@ -15,12 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # same rule as the other prerequisites (conftest.py)
-    if os.environ.get("DINO_E2E_ALLOW_SKIP") == "1":
-        pytest.skip("the playwright Python package is not installed", allow_module_level=True)
-    raise
+from playwright.sync_api import expect  # in requirements-dev.txt, always installed by dev.py
 
 expect.set_options(timeout=60_000)
 
