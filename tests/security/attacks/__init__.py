@@ -1,0 +1,1 @@
+"""Attack submissions of the hostile-class suite, built by code (build.py)."""
