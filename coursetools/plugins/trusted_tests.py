@@ -288,19 +288,23 @@ class _Capture(io.TextIOBase):
 
     def write(self, text):
         text = str(text)
-        room = self.budget["left"]
-        if len(text) > room:
-            if not self.budget["cut"]:
-                self.budget["cut"] = True
-                self.chunks.append(("stderr", "\n[grader: output cut, this cell printed too much]\n"))
-            text = text[:max(room, 0)]
+        n, room = len(text), self.budget["left"]
+        cut = n > room
+        text = text[:max(room, 0)]
         self.budget["left"] -= len(text)
-        if text:
-            if self.chunks and self.chunks[-1][0] == self.name:
-                self.chunks[-1] = (self.name, self.chunks[-1][1] + text)
-            else:
-                self.chunks.append((self.name, text))
-        return len(text)
+        self._add(self.name, text)
+        if cut and not self.budget["cut"]:
+            self.budget["cut"] = True
+            self._add("stderr", "\n[grader: output cut, this cell printed too much]\n")
+        return n
+
+    def _add(self, name, text):
+        if not text:
+            return
+        if self.chunks and self.chunks[-1][0] == name:
+            self.chunks[-1] = (name, self.chunks[-1][1] + text)
+        else:
+            self.chunks.append((name, text))
 
 
 ENAMES = {CallTimeout: "CellTimeoutError", KernelStopped: "KernelStopped"}
