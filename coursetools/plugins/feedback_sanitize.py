@@ -9,19 +9,21 @@ except the instructor's own cells is written by a submission, so:
   only what the template renders safely: outputs of the types ``text/plain``,
   ``text/html``, ``text/markdown``, ``text/latex`` and PNG/JPEG/GIF images
   (checked to be base64); no JavaScript, widgets, SVG (it can carry scripts),
-  output metadata (an unquoted ``width`` attribute is a way in) or cell
-  metadata other than nbgrader's (with a valid grade id). HTML and Markdown
-  output, and every Markdown cell that is not word for word one of the
-  instructor's, go through nbconvert's ``clean_html`` (bleach: no
-  ``<script>``, event handlers, ``javascript:`` URLs, iframes, object/embed);
-  ``HTMLExporter.sanitize_html`` is on as well. The instructor's Markdown
+  output metadata (an unquoted ``width`` attribute is a way in), widget state
+  or cell metadata other than nbgrader's (with a valid grade id). HTML and
+  Markdown output, and every Markdown cell that is not word for word one of
+  the instructor's, go through :func:`clean_student_html` (a bleach
+  allow-list: no ``<script>``, event handlers, ``javascript:`` URLs, iframes,
+  object/embed, forms, SVG, styles); raw cells through nbconvert's own
+  ``clean_html``. The instructor's Markdown
   cells are kept as written, their images (``figures/x.png`` next to the
   source notebook) embedded, so the feedback file needs nothing beside it.
-* The template ``course_feedback`` (``templates/``) is nbgrader's feedback
-  page with each test cell named in the summary (:func:`test_cell_label`,
-  derived from the grade id: ``test-clip-published`` is "clip: published
-  values"), long messages wrapped inside their box, and no MathJax from a CDN:
-  formulas stay as readable TeX text.
+* The template ``templates/feedback/index.html.j2`` is nbgrader's feedback
+  page (same name, found first: :func:`template_basedirs`, so the formgrader's
+  "generate feedback" uses it too) with each test cell named in the summary
+  (:func:`test_cell_label`, derived from the grade id: ``test-clip-published``
+  is "clip: published values"), long messages wrapped inside their box, and
+  no MathJax from a CDN: formulas stay as readable TeX text.
 * :func:`keep_only_notebook_html` (``GenerateFeedback.post_convert_hook``)
   removes from ``feedback/<student>/<assignment>/`` every file nbgrader copied
   there besides the notebooks' HTML (files the kernel wrote next to the
@@ -35,9 +37,7 @@ from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-TEMPLATE_NAME = "course_feedback"  # the folder under TEMPLATE_DIR
-TEMPLATE_FILE = "course_feedback.html.j2"  # extends nbgrader's feedback/index.html.j2
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"  # holds feedback/, found before nbgrader's own
 
 SAFE_OUTPUT_TYPES = ("text/plain", "text/html", "text/markdown", "text/latex", "image/png", "image/jpeg", "image/gif")
 FILTERS = {"course_clean_html": "coursetools.plugins.feedback_sanitize.clean_student_html"}  # HTMLExporter.filters
@@ -229,10 +229,66 @@ def instructor_markdown(source_folder, notebook):
     return {c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"}
 
 
+def _output_text(out):
+    from .feedback import strip_ansi
+
+    parts = [str(out.get("text", "")), str(out.get("evalue", ""))]
+    parts += [strip_ansi(str(x)) for x in out.get("traceback", [])]
+    parts += [v if isinstance(v, str) else "".join(map(str, v)) if isinstance(v, list) else str(v)
+              for v in (out.get("data") or {}).values()]
+    return "\n".join(parts)
+
+
+def shows_secret(out, secrets):
+    """The encoding in which output ``out`` shows one of the hidden lines ``secrets`` ("plain", "base64"...), or None."""
+    text = _output_text(out)
+    flat = re.sub(r"\s+", " ", text)
+    for secret in secrets:
+        if re.sub(r"\s+", " ", secret) in flat:
+            return "plain"
+    found = find_encoded(text, secrets)
+    return found[0][1] if found else None
+
+
+def redact_leaks(nb):
+    """Replace every output, outside the hidden-test cells, that shows a hidden-test line (in any encoding
+    :func:`find_encoded` knows) by one line; return how many were replaced. Runs before ``HideHiddenTests``,
+    which takes care of the hidden-test cells themselves."""
+    from nbformat.v4 import new_output
+
+    from .feedback import MIN_SECRET_LEN, split_hidden
+
+    secrets, plain_cells = set(), []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        _, hidden = split_hidden(cell.source)
+        if hidden:
+            secrets |= {ln.strip() for ln in hidden if len(ln.strip()) >= MIN_SECRET_LEN and not ln.strip().startswith("###")}
+        else:
+            plain_cells.append(cell)
+    replaced = 0
+    for cell in plain_cells if secrets else []:
+        outputs = []
+        for out in cell.get("outputs", []):
+            how = shows_secret(out, sorted(secrets))
+            if how:
+                replaced += 1
+                out = new_output("stream", name="stdout",
+                                 text=f"[output not shown in feedback: it shows hidden test code ({how})]\n")
+            outputs.append(out)
+        cell.outputs = outputs
+    return replaced
+
+
 class SanitizeFeedback(Preprocessor):
-    """Make an autograded notebook safe to render as feedback HTML (see the module's docstring)."""
+    """Make an autograded notebook safe to render as feedback HTML (see the module's docstring).
+
+    Listed before ``HideHiddenTests``: it needs the hidden tests' source to find outputs that show it."""
 
     def preprocess(self, nb, resources):
+        if redact_leaks(nb):
+            self.log.warning("feedback: removed output that shows hidden test code")
         nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
         folder = _source_folder(self, resources)
         notebook = (resources.get("nbgrader") or {}).get("notebook")
@@ -339,7 +395,8 @@ def find_encoded(text, secrets):
 
 
 def template_basedirs():
-    """``HTMLExporter.extra_template_basedirs`` for the ``course_feedback`` template: ours, then nbgrader's."""
+    """``HTMLExporter.extra_template_basedirs``: ours (``feedback/``), then nbgrader's (its ``feedback/``,
+    which ours replaces, and the formgrader's ``formgrade/``)."""
     import nbgrader
 
     nbgrader_templates = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
