@@ -33,6 +33,7 @@ import base64
 import binascii
 import builtins
 import re
+import secrets
 import time
 from queue import Empty
 
@@ -139,12 +140,13 @@ class KernelLink:
             timeout = self.deadline - time.monotonic()
             if timeout <= 0 or self.timed_out:
                 raise CallTimeout(f"{what} was not run: the cell's time limit is used up")
-        code = kernel_stub.request_code(op, payload)
+        nonce = secrets.token_hex(8)
+        code = kernel_stub.request_code(op, dict(payload, nonce=nonce))
         future = asyncio.run_coroutine_threadsafe(self.roundtrip(code, timeout, what), self.loop)
         text = future.result()
         answer = plaindata.loads(text, self.max_bytes)
-        if type(answer) is not dict:
-            raise NotPlainData("the answer is not a JSON object")
+        if type(answer) is not dict or answer.get("nonce") != nonce:
+            raise NotPlainData("the kernel did not answer this call (its answer is missing or belongs to another call)")
         return answer
 
 

@@ -57,6 +57,7 @@ import hashlib
 import importlib.util
 import io
 import os
+import secrets
 import sys
 import time
 import traceback
@@ -455,10 +456,12 @@ class TrustedRun:
     async def _request(self, op, payload, what):
         """A request from the event loop (between cells); returns the answer dict, or None on any failure."""
         link = self._link()
+        nonce = secrets.token_hex(8)
         try:
-            text = await link.roundtrip(kernel_stub.request_code(op, payload), self.ex._get_timeout(None), what)
+            text = await link.roundtrip(kernel_stub.request_code(op, dict(payload, nonce=nonce)),
+                                        self.ex._get_timeout(None), what)
             answer = plaindata.loads(text, self.max_bytes)
-            return answer if type(answer) is dict else None
+            return answer if type(answer) is dict and answer.get("nonce") == nonce else None
         except (CallTimeout, KernelStopped, NotPlainData):
             return None
 
