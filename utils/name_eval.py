@@ -247,7 +247,7 @@ def ngram_stepper(model):
 
 
 def generate_names(stepper, n, temperature=1.0, top_k=None, seed=0, max_len=50):
-    """Generate ``n`` names.
+    """Generate ``n`` names, each of at least one letter.
 
     Arguments:
         stepper -- ``(initial_state, step)`` from :func:`rnn_stepper`,
@@ -259,15 +259,23 @@ def generate_names(stepper, n, temperature=1.0, top_k=None, seed=0, max_len=50):
 
     Returns:
         list of ``n`` names (lower case, without the newline)
+
+    A newline drawn as the very first character would give an empty name (at high
+    temperatures it happens): that name is drawn again, from a second Generator seeded
+    from ``seed``, so that every other name is exactly what it would be without this rule.
     """
     state0, step = stepper
     rng = np.random.default_rng(seed)
+    redraw_rng = np.random.default_rng(None if seed is None else [seed, 1])
     names = []
     for _ in range(n):
-        state, ix, letters = state0, None, []
+        state, ix, letters, draws = state0, None, [], rng
         while len(letters) < max_len:
             p, state = step(state, ix)
-            ix = sample_next(p, rng, temperature, top_k)
+            ix = sample_next(p, draws, temperature, top_k)
+            while ix == NEWLINE and not letters and adjust_distribution(p, temperature, top_k)[NEWLINE] < 1:
+                draws = redraw_rng  # this name is finished with the second Generator
+                ix = sample_next(p, draws, temperature, top_k)
             if ix == NEWLINE:
                 break
             letters.append(IX_TO_CHAR[ix])
@@ -356,7 +364,7 @@ RNN_VARIANTS = {
 
 
 def load_course_rnn(path="models/course_rnn.npz"):
-    """The course-RNN variants trained instructor-side (``python -m coursetools.evaluate --train``).
+    """The course-RNN variants trained instructor-side (``python -m training.evaluate --train``).
 
     Returns:
         dict ``variant -> {"parameters": {Wax, Waa, Wya, b, by}, "iterations": (k,),
@@ -367,7 +375,7 @@ def load_course_rnn(path="models/course_rnn.npz"):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} not found: it is made by the instructor command `python -m coursetools.evaluate --train`"
+            f"{path} not found: it is made by the instructor command `python -m training.evaluate --train`"
         )
     out = {}
     with np.load(path) as f:

@@ -5,6 +5,7 @@ returns the figure (a notebook shows it). Import this module explicitly;
 ``from utils import *`` does not load matplotlib.
 """
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -12,7 +13,7 @@ import numpy as np
 
 from .name_eval import to_bits
 
-__all__ = ["plot_lstm_curves", "plot_rnn_curves", "plot_test_nll"]
+__all__ = ["plot_lstm_curves", "plot_rnn_curves", "plot_test_nll", "rnn_variant_label"]
 
 
 def _save(fig, path):
@@ -20,6 +21,14 @@ def _save(fig, path):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120, bbox_inches="tight")
+
+
+def rnn_variant_label(name, variant):
+    """A readable legend label for a course-RNN variant: its description, without the "course RNN: "
+    prefix and remarks in brackets (``carry_long`` -> "175k iterations, hidden state carried")."""
+    text = variant.get("description") or name
+    text = text.removeprefix("course RNN: ")
+    return re.sub(r"\s*\([^)]*\)", "", text).strip() or name
 
 
 def plot_lstm_curves(history, reference=None, path=None):
@@ -67,20 +76,22 @@ def plot_rnn_curves(variants, path=None):
         if n and any(np.array_equal(w["dev_nll"][:n], v["dev_nll"]) for w in drawn):
             stops.setdefault(int(v["iterations"][-1]), []).append(name)
             continue
-        ax1.plot(v["iterations"], v["train_loss"], label=name)
-        ax2.plot(v["iterations"], v["dev_nll"], label=name)
+        ax1.plot(v["iterations"], v["train_loss"], label=rnn_variant_label(name, v))
+        ax2.plot(v["iterations"], v["dev_nll"], label=rnn_variant_label(name, v))
         drawn.append(v)
-    for x, names in stops.items():
+    for x in stops:
         for ax in (ax1, ax2):
             ax.axvline(x, color="grey", linestyle=":")
-        ax2.annotate(f"{' and '.join(names)} stop here", (x, 1.0), xycoords=("data", "axes fraction"),
+        ax2.annotate(f"the {x:,}-iteration runs stop here", (x, 1.0), xycoords=("data", "axes fraction"),
                      xytext=(3, -12), textcoords="offset points", fontsize=8)
     ax1.set_title("course RNN: smoothed training loss (per name)")
     ax2.set_title("course RNN: dev NLL (nats per character)")
     for ax in (ax1, ax2):
         ax.set_xlabel("iteration (one name each)")
         ax.grid(alpha=0.3)
-        ax.legend()
+    handles, labels = ax1.get_legend_handles_labels()  # one legend for both plots, under them
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2), frameon=False)
+    fig.subplots_adjust(bottom=0.17 + 0.05 * ((len(labels) - 1) // 2))
     _save(fig, path)
     return fig
 

@@ -81,10 +81,12 @@ def test_shakespeare_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert "dev NLL on 300 characters" in stdout
     assert "Here is your poem" in stdout and "forsooth, this is but a test" in stdout
     assert "same seed, same poem: True" in stdout
+    poem_cell = next(c for c in nb.cells if "generate_output(model, my_sentence" in c.source)
+    assert not [o for o in poem_cell.outputs if o["output_type"] == "execute_result"], "the poem was echoed as Out[]"
 
 
 def test_a_student_types_a_sentence_in_a_real_kernel(tmp_path):
-    """The notebook's ``generate_output(model, None, ...)`` asks through Jupyter's stdin."""
+    """The notebook's ``generate_output(model, None, ...)`` asks through Jupyter's stdin, prints the poem once."""
     from queue import Empty
 
     from jupyter_client.manager import start_new_kernel
@@ -94,14 +96,13 @@ def test_a_student_types_a_sentence_in_a_real_kernel(tmp_path):
     try:
         code = ("from utils.shakespeare import load_model, generate_output\n"
                 "model = load_model()\n"
-                "poem = generate_output(model, None, length=60, seed=0)\n"
-                "print('LENGTH', len(poem))")
+                "generate_output(model, None, length=60, seed=0)")  # the cell's last line: no Out[] echo
         msg_id = kc.execute(code, allow_stdin=True)
         request = kc.get_stdin_msg(timeout=120)
         assert request["msg_type"] == "input_request"
         assert "beginning of your poem" in request["content"]["prompt"]
         kc.input("My love is as a fever, longing still")
-        stdout, status = "", None
+        stdout, status, results = "", None, []
         while status != "idle":
             try:
                 msg = kc.get_iopub_msg(timeout=120)
@@ -111,12 +112,16 @@ def test_a_student_types_a_sentence_in_a_real_kernel(tmp_path):
                 continue
             if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
                 stdout += msg["content"]["text"]
+            elif msg["msg_type"] == "execute_result":
+                results.append(msg["content"]["data"])
             elif msg["msg_type"] == "error":
                 raise AssertionError("\n".join(msg["content"]["traceback"]))
             elif msg["msg_type"] == "status":
                 status = msg["content"]["execution_state"]
         assert "my love is as a fever, longing still" in stdout
-        assert "LENGTH 60" in stdout
+        poem = stdout.split("Here is your poem: \n\n")[1][:-1]
+        assert len(poem) == len("my love is as a fever, longing still") + 60
+        assert results == [], f"the poem was echoed again as Out[]: {results}"
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -15,6 +15,7 @@ from utils.name_eval import (
     encode_name,
     format_table,
     generate_names,
+    sample_next,
     load_course_rnn,
     mixture_mean_nll,
     ngram_baselines,
@@ -136,6 +137,41 @@ def test_generation_is_seeded_and_steerable(split, kn5):
     assert all(len(n) <= 7 for n in long)
 
 
+def _newline_prone_stepper(first_newline):
+    """A stepper whose first character is the newline with probability ``first_newline``, then a fixed mix."""
+    first = np.full(len(VOCAB), (1 - first_newline) / (len(VOCAB) - 1))
+    first[0] = first_newline
+    later = np.full(len(VOCAB), 0.8 / (len(VOCAB) - 1))
+    later[0] = 0.2
+
+    def step(count, ix):
+        return (first if count == 0 else later), count + 1
+
+    return 0, step
+
+
+def test_no_generated_name_is_empty_and_the_others_do_not_change():
+    """A newline drawn first is drawn again from a second stream: the names that did not need it are unchanged."""
+    stepper = _newline_prone_stepper(0.4)
+    names = generate_names(stepper, 200, temperature=1.3, seed=5)
+    assert all(names), "a generated name is empty"
+    # the same draws without the rule (what generate_names did before): empty names where a newline came first
+    rng, before = np.random.default_rng(5), []
+    for _ in range(200):
+        count, ix, letters = 0, None, []
+        while len(letters) < 50:
+            p, count = stepper[1](count, ix)
+            ix = sample_next(p, rng, 1.3)
+            if ix == 0:
+                break
+            letters.append(VOCAB[ix])
+        before.append("".join(letters))
+    assert before.count("") > 20
+    assert all(a == b for a, b in zip(names, before) if b), "a name that was not empty changed"
+    # a model that can only end at once keeps its empty name (no endless redraw)
+    assert generate_names(_newline_prone_stepper(1.0), 3, seed=0) == ["", "", ""]
+
+
 def test_rnn_stepper_matches_rnn_scoring():
     rng = np.random.default_rng(1)
     p = {k: rng.standard_normal(v.shape) * 0.5 for k, v in _zero_rnn(5).items()}
@@ -190,7 +226,7 @@ def test_format_table_and_bits():
 
 
 def test_load_course_rnn_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match="coursetools.evaluate --train"):
+    with pytest.raises(FileNotFoundError, match="training.evaluate --train"):
         load_course_rnn(tmp_path / "none.npz")
 
 

@@ -314,7 +314,7 @@ def load_model(path=None):
     if not path.is_file():
         raise FileNotFoundError(
             f"pretrained model not found at '{path}'. Run the notebook from its assignment "
-            "folder, or train one with `python -m coursetools.shakespeare_train`."
+            "folder, or train one with `python -m training.shakespeare_train`."
         )
     with warnings.catch_warnings():
         # The shipped model is saved without optimizer state (to keep it small):
@@ -430,10 +430,12 @@ def generate_output(model, sentence=None, length=400, temperature=1.0, seed=None
         length -- number of characters to generate (>= 0)
         temperature -- see :func:`sample_index`
         seed -- int for reproducible output (numpy Generator), None for fresh
-        verbose -- print the sentence and its continuation
+        verbose -- print the sentence and its continuation, and return None (so that a
+            notebook cell ending with this call shows the poem once, not again as ``Out[]``);
+            False: print nothing and return the continuation
 
     Returns:
-        continuation -- str of ``length`` characters
+        continuation -- str of ``length`` characters when ``verbose`` is False, else None
     """
     _check_model(model)
     if sentence is None:
@@ -457,6 +459,7 @@ def generate_output(model, sentence=None, length=400, temperature=1.0, seed=None
     if verbose:
         print("\n\nHere is your poem: \n")
         print(cleaned + continuation)
+        return None
     return continuation
 
 
