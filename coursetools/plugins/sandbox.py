@@ -58,6 +58,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,7 @@ ROOT_RUNS_AS = 65534  # when the grader is root, bwrap itself runs as this uid/g
 SCRATCH_BYTES = 256 * MiB  # the kernel's working folder (a tmpfs)
 TMP_BYTES = 64 * MiB  # /tmp and /dev/shm inside the sandbox, each
 MAX_PROCESSES = 64  # tasks (processes and threads) of one sandbox: RLIMIT_NPROC
-CONNECTION_DIR_BYTES = 1 * MiB  # what the kernel may leave in its connection folder (sockets only)
+CONNECTION_DIR_BYTES = 8 * MiB  # its connection folder: sockets, and the kernel's own stdout/stderr (kernel.log)
 WATCH_INTERVAL_S = 0.05
 MIN_KERNEL = (5, 14)  # RLIMIT_NPROC counted per user namespace (ucounts)
 
@@ -400,6 +401,7 @@ class SandboxedKernelMixin:
     _sandbox_dir = None
     _sandbox_watchdog = None
     _sandbox_fds = None
+    last_watchdog = None  # the watchdog of the last kernel started (its reason and peak stay readable)
 
     @property
     def sandbox(self):
@@ -451,12 +453,20 @@ class SandboxedKernelMixin:
         self._sandbox_fds = []
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        log = None
+        if self.sandboxed:
+            # the kernel's own stdout/stderr (not its cells' output) go to a file the watchdog caps,
+            # never into the grader's pipes, which a submission could fill or hold open
+            log = open(os.path.join(self._sandbox_dir, "kernel.log"), "ab")
+            kw["stdout"] = kw["stderr"] = log
         if self._sandbox_fds:
             kw["pass_fds"] = tuple(self._sandbox_fds)
         try:
             await super()._async_launch_kernel(kernel_cmd, **kw)
         finally:
             self._close_sandbox_fds()
+            if log is not None:
+                log.close()
         if self.sandboxed:
             pid = getattr(getattr(self.provisioner, "process", None), "pid", None)
             if pid:
@@ -464,15 +474,40 @@ class SandboxedKernelMixin:
                                                   self._sandbox_dir, interval=self.sandbox.watch_interval_s,
                                                   log=self.log)
                 self._sandbox_watchdog.start()
+                self.last_watchdog = self._sandbox_watchdog
 
     async def _async_cleanup_resources(self, restart=False):
         if self._sandbox_watchdog is not None:
             self._sandbox_watchdog.stop()
             self._sandbox_watchdog = None
+        if self._sandbox_dir:
+            for line in sandbox_messages(os.path.join(self._sandbox_dir, "kernel.log")):
+                self.log.warning("%s", line)
         await super()._async_cleanup_resources(restart=restart)
         if self._sandbox_dir and not restart:
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
             self._sandbox_dir = None
+
+
+def sandbox_messages(path, limit=65536):
+    """Lines of the kernel's log written by bwrap or the launcher (``bwrap: ...``, ``grading sandbox: ...``).
+
+    The file is in a folder the kernel could write: it is opened without
+    following a link and read only if it is a regular file, at most its last ``limit`` bytes.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return []
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return []
+        os.lseek(fd, max(0, st.st_size - limit), os.SEEK_SET)
+        text = os.read(fd, limit).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+    return [ln.strip()[:300] for ln in text.splitlines() if ln.startswith(("bwrap:", "grading sandbox:"))][-5:]
 
 
 def _course_folders(config, cwd):
