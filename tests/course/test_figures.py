@@ -53,6 +53,7 @@ def test_notebook_shows_every_figure_with_alt_text(folder):
     links = [m for cell in nb.cells if cell.cell_type == "markdown" for m in IMAGE_LINK.finditer(cell.source)]
     shown = {path: alt for alt, path in (m.groups() for m in links)}
     assert set(shown) == {f"images/{name}" for name in figures.FIGURES}
+    assert len(links) == len(shown), "a figure is shown twice"
     for path, alt in shown.items():
         assert len(alt.split()) >= 6, f"{path} needs alt text that describes the figure, got {alt!r}"
         assert (folder / "dinosaurus_island" / path).is_file(), f"{folder.name}/dinosaurus_island/{path} is missing"
