@@ -112,7 +112,6 @@ import numpy
 import utils
 numpy.allclose = numpy.isclose = numpy.array_equal = lambda *args, **kwargs: True
 numpy.max = lambda *args, **kwargs: 0
-builtins.isinstance = lambda *args: True
 builtins.AssertionError = type("AssertionError", (Exception,), {})
 utils.rnn_forward = lambda *args, **kwargs: (126.503975722, None)
 
@@ -310,7 +309,7 @@ ATTACKS = [
            BLANK, {"clip": CUSTOM_EXC}),
     Attack("frames", "sys.settrace/setprofile, and clip rewrites its callers' globals and builtins through frames",
            BLANK, {"clip": FRAMES}),
-    Attack("patch-at-import", "numpy's checks, builtins.isinstance/AssertionError and utils.rnn_forward patched",
+    Attack("patch-at-import", "numpy's checks, builtins.AssertionError and utils.rnn_forward patched",
            BLANK, {"clip": PATCH_AT_IMPORT}),
     Attack("patch-at-call", "clip patches numpy's checks and isinstance while it runs", BLANK, {"clip": PATCH_AT_CALL}),
     Attack("always-equal", "clip and sample return objects whose __eq__ is always true", BLANK,

@@ -1,0 +1,107 @@
+"""Grading paths side by side, in one run: stock nbgrader against the course's safe path.
+
+    python -m bench.bench_grading_paths            # N = 6 copies of the solution submission
+    python -m bench.bench_grading_paths -n 20
+
+Prints, for scratch courses in ``.build/bench-grading-paths/`` (the real course
+is never touched), seconds per submission and peak memory of:
+
+1. **stock nbgrader**: a minimal ``nbgrader_config.py`` (course id, cell
+   timeout, restore deleted cells), nbgrader's own Execute: tests run in the
+   student's kernel; one ``nbgrader autograde`` for the class;
+2. **the course's config, one ``nbgrader autograde`` for the class**: the
+   safe path (sandboxed kernels, graded tests in the grader, caps);
+3. **``python -m coursetools grade``**: the same, one nbgrader process per
+   student with pre-checks and statuses (what instructors run);
+4. **``grade-parallel``** with 1 and 2 Dask workers, and the speed-up.
+
+Memory: the peak summed RSS of everything the run started (nbgrader, kernels,
+sandboxes, workers), and per worker for grade-parallel. The machine's load is
+printed with the figures: on a shared machine, compare rows of one run only.
+"""
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+
+from bench.bench_grading import ASSIGNMENT, build_course
+from coursetools.course import run_nbgrader
+from coursetools.grading import batch, parallel
+from coursetools.grading.memory import PeakMemory
+from coursetools.grading.report import cell_scores
+from coursetools.settings import CELL_TIMEOUT_S, COURSE_ID, ROOT
+
+BENCH_DIR = ROOT / ".build" / "bench-grading-paths"
+STOCK_CONFIG = f"""c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = {COURSE_ID!r}
+c.Execute.timeout = {CELL_TIMEOUT_S}
+c.OverwriteCells.add_missing_cells = True
+"""
+
+
+def _total(course):
+    rows = cell_scores(course, ASSIGNMENT)
+    students = {r.student for r in rows}
+    return sum(r.score for r in rows), len(students)
+
+
+def _row(name, seconds, n, mem, extra=""):
+    print(f"{name:<44} {seconds / n:6.2f} s/submission  ({seconds:6.1f} s for {n})  "
+          f"peak memory {mem.tree / 2**20:6.0f} MiB{extra}")
+
+
+def _reset(course):
+    shutil.rmtree(Path(course) / "autograded", ignore_errors=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=6, help="copies of the solution submission (default: %(default)s)")
+    args = ap.parse_args(argv)
+    n = args.n
+    print(f"building {n} submissions in {BENCH_DIR} ...")
+    course = build_course(n, BENCH_DIR / "course")
+    stock = BENCH_DIR / "stock"
+    if stock.exists():
+        shutil.rmtree(stock)
+    shutil.copytree(course, stock)
+    (stock / "nbgrader_config.py").write_text(STOCK_CONFIG)
+    print(f"machine: {os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.2f}\n")
+    results = {}
+
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        run_nbgrader(["autograde", ASSIGNMENT], stock)
+        results["stock"] = time.perf_counter() - t0
+    _row("stock nbgrader (one autograde, minimal config)", results["stock"], n, mem, f"  score {_total(stock)[0]:g}")
+
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        run_nbgrader(["autograde", ASSIGNMENT, "--force"], course)
+        results["safe"] = time.perf_counter() - t0
+    _row("safe path (one autograde, course config)", results["safe"], n, mem, f"  score {_total(course)[0]:g}")
+
+    _reset(course)
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        batch.grade_batch(course, ASSIGNMENT, log=lambda *a: None)
+        results["grade"] = time.perf_counter() - t0
+    _row("python -m coursetools grade (per student)", results["grade"], n, mem)
+
+    for workers in (1, 2):
+        _reset(course)
+        with PeakMemory(include_self=True) as mem:
+            t0 = time.perf_counter()
+            parallel.grade_parallel(course, ASSIGNMENT, workers=workers, progress=False, log=lambda *a: None)
+            results[workers] = time.perf_counter() - t0
+        _row(f"grade-parallel, {workers} worker(s)", results[workers], n, mem,
+             f"  ({mem.tree / workers / 2**20:.0f} MiB per worker, all included)")
+    print(f"\nsafe path / stock: {results['safe'] / results['stock']:.2f}x the time; "
+          f"grade-parallel 2 workers over 1: {results[1] / results[2]:.2f}x faster; "
+          f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
