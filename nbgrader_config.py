@@ -55,6 +55,8 @@ c.GradingExecute.max_output_bytes = 10 * 1024**2  # output kept per cell
 c.GradingExecute.guard_tests = True
 
 # --- Feedback without hidden tests (coursetools/feedback.py) ---
+# The notebook's figures (images/ next to it) go inside the feedback HTML: release_feedback sends the .html only.
+c.HTMLExporter.embed_images = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "coursetools.feedback.HideHiddenTests",
