@@ -63,3 +63,21 @@ def test_the_cli_draws_the_figures(tmp_path, capsys):
     assert figures.main(["--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(figures.FIGURES)
     assert "wrote" in capsys.readouterr().out
+
+
+def test_feedback_html_carries_the_figures_inside():
+    """Feedback is HTML that nbgrader's release_feedback sends alone (the .html file only), so with the
+    course's configuration the exporter embeds the notebook's figures as data URIs."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import PyFileConfigLoader
+
+    from coursetools.settings import ROOT
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    folder = RELEASE_DIR / "dinosaurus_island"
+    html, _ = HTMLExporter(config=config).from_filename(str(folder / NOTEBOOK),
+                                                        resources={"metadata": {"path": str(folder)}})
+    sources = re.findall(r'<img alt="([^"]*)" src="([^"]{0,40})', html)
+    assert len(sources) == len(figures.FIGURES)
+    for alt, src in sources:
+        assert src.startswith("data:image/png;base64,"), f"the figure {alt[:40]!r}... is linked, not embedded"
