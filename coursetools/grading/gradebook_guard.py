@@ -61,13 +61,18 @@ class GradebookTampered(GradingError):
     """The gradebook differs from what the grader wrote; the message names the differences."""
 
 
+def _read_only(db_path):
+    """A read-only connection to the SQLite file ``db_path`` (the guard never writes the gradebook)."""
+    return sqlite3.connect(Path(db_path).resolve().as_uri() + "?mode=ro", uri=True)
+
+
 def _norm_sql(sql):
     return re.sub(r"\s+", " ", sql or "").strip()
 
 
 def schema_of(db_path):
     """``{(type, name): normalised SQL}`` of every object in the SQLite file ``db_path``."""
-    con = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    con = _read_only(db_path)
     try:
         rows = con.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
     finally:
@@ -103,7 +108,7 @@ def snapshot(db_path):
     student's rows (the assignment is None for the ``student`` row itself) and None for the course's
     rows (course, assignments, notebooks, cells, the alembic version).
     """
-    con = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    con = _read_only(db_path)
     try:
         tables = [n for t, n in nbgrader_schema() if t == "table"]
         rows = {}
