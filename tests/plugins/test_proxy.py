@@ -291,3 +291,30 @@ def test_the_stub_source_is_self_contained_and_requests_are_base64_json():
     req = kernel_stub.request_code("call", {"name": "clip"})
     inner = req.split("(", 2)[2].rstrip(")").strip("'")
     assert json.loads(base64.b64decode(inner)) == {"name": "clip"}
+
+
+def test_the_stub_puts_back_what_a_cell_replaced_before_a_call():
+    import numpy
+
+    real_allclose, real_seed = numpy.allclose, numpy.random.seed
+    ns = {"np": numpy}
+    kernel_stub.install(ns)
+    try:
+        numpy.allclose = lambda *a, **k: True
+        numpy.random.seed = lambda *a, **k: None
+        ns["np"] = object()
+        done = kernel_stub.restore()
+        assert numpy.allclose is real_allclose and numpy.random.seed is real_seed and ns["np"] is numpy
+        assert set(done) >= {"numpy.allclose", "numpy.random.seed", "np"}
+        assert kernel_stub.restore() == []
+    finally:
+        numpy.allclose, numpy.random.seed = real_allclose, real_seed
+
+
+def test_capped_write_keeps_the_budget_then_one_note():
+    seen = []
+    write = kernel_stub.capped_write(seen.append, 10, "[cut]")
+    write("12345")
+    write("67890abc")
+    write("more")
+    assert "".join(seen) == "1234567890[cut]"
