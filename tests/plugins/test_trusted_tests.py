@@ -206,3 +206,52 @@ def test_the_random_state_travels_both_ways(course):
     with redirect_stdout(io.StringIO()):
         outputs, error = run_test(namespace_with(course, draw=draw), cell, 10000)
     assert error is None, outputs
+
+
+@pytest.mark.slow
+def test_a_real_kernel_answers_calls_times_out_and_dies():
+    """KernelLink + kernel stub + codec against a real IPython kernel (no nbgrader)."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    from coursetools.plugins import kernel_stub
+    from coursetools.plugins.proxy import KernelLink, KernelStopped
+
+    code = ("import numpy as np\n"
+            "def clip(g, m):\n    for v in g.values():\n        np.clip(v, -m, m, out=v)\n    print('clipped')\n    return g\n"
+            "def slow():\n    while True:\n        pass\n"
+            "def die():\n    import os\n    os._exit(1)\n")
+
+    async def main():
+        km = AsyncKernelManager(kernel_name="python3")
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            loop = asyncio.get_running_loop()
+            link = KernelLink(kc, km, loop, max_output_chars=1000)
+            await link.roundtrip(kernel_stub.install_code(0), 60, "install")
+            msg_id = kc.execute(code)
+            assert await link._wait(msg_id, 60) is not None
+            link.start_cell(30)
+            grads = {"a": np.array([7.0, -1.0])}
+            out = io.StringIO()
+            with redirect_stdout(out):
+                result = await loop.run_in_executor(None, FunctionProxy("clip", link), grads, 5)
+            assert result is grads and grads["a"].tolist() == [5.0, -1.0] and out.getvalue() == "clipped\n"
+            link.start_cell(2)
+            with pytest.raises(CallTimeout):
+                await loop.run_in_executor(None, FunctionProxy("slow", link))
+            assert link.stopped is None, "an interrupted call leaves a usable kernel"
+            link.start_cell(30)
+            with pytest.raises(KernelStopped):
+                await loop.run_in_executor(None, FunctionProxy("die", link))
+            with pytest.raises(KernelStopped):
+                await loop.run_in_executor(None, FunctionProxy("clip", link), grads, 5)
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(main())
