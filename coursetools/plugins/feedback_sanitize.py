@@ -35,7 +35,7 @@ import mimetypes
 import re
 from pathlib import Path
 
-from nbconvert.preprocessors import Preprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"  # holds feedback/, found before nbgrader's own
 
@@ -206,6 +206,8 @@ def embed_images(source, folder):
 def _source_folder(preprocessor, resources):
     """``source/<assignment>/`` of the course whose feedback is being made, or None."""
     nbg = resources.get("nbgrader") or {}
+    if nbg.get("source_folder"):  # given by feedback_html()
+        return Path(nbg["source_folder"])
     assignment = nbg.get("assignment")
     if not assignment:
         return None
@@ -281,7 +283,7 @@ def redact_leaks(nb):
     return replaced
 
 
-class SanitizeFeedback(Preprocessor):
+class SanitizeFeedback(NbGraderPreprocessor):
     """Make an autograded notebook safe to render as feedback HTML (see the module's docstring).
 
     Listed before ``HideHiddenTests``: it needs the hidden tests' source to find outputs that show it."""
@@ -401,3 +403,39 @@ def template_basedirs():
 
     nbgrader_templates = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
     return [str(TEMPLATE_DIR), str(nbgrader_templates)]
+
+
+def feedback_html(notebook, source_folder, config=None, score=0.0, max_score=0.0):
+    """The feedback page of the notebook file ``notebook`` as ``nbgrader generate_feedback`` makes it with ``config`` (default:
+    the course's ``nbgrader_config.py``), less the gradebook's scores: for tests and previews.
+    ``source_folder`` is the instructor's ``source/<assignment>/`` (its Markdown is trusted, its figures embedded)."""
+    import nbformat
+    import nbgrader
+    from nbconvert import HTMLExporter
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from ..settings import ROOT
+
+    if config is None:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    config = config.copy()
+    config.HTMLExporter.template_name = "feedback"  # as GenerateFeedback sets it
+    config.HTMLExporter.extra_template_paths = [str(Path(nbgrader.__file__).resolve().parent / "server_extensions" /
+                                                    "formgrader" / "static" / "node_modules" / "bootstrap" / "dist" / "css")]
+    exporter = HTMLExporter(config=config)
+    for pp in config.GenerateFeedback.preprocessors:
+        if "GetGrades" not in str(pp):  # it needs a gradebook
+            exporter.register_preprocessor(pp)  # as nbgrader's converters do (enabled by the preprocessor itself)
+    notebook = Path(notebook)
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:  # what GetGrades would add
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") or meta.get("task"):
+            meta.setdefault("score", 0.0)
+            meta.setdefault("points", 0.0)
+    resources = {"nbgrader": {"notebook": notebook.stem, "assignment": Path(source_folder).name, "student": "",
+                              "score": score, "max_score": max_score, "late_penalty": 0,
+                              "source_folder": str(source_folder)},
+                 "metadata": {"path": str(notebook.parent)}}
+    page, _ = exporter.from_notebook_node(nb, resources=resources)
+    return page
