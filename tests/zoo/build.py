@@ -73,17 +73,20 @@ ZOO = [
     Entry("clip-swapped-bounds", "np.clip(g, maxValue, -maxValue): everything becomes -maxValue", "graded", "FFPPFFFF"),
     Entry("clip-not-in-place", "clip returns clipped copies, the caller's arrays keep their values", "graded", "PFPPPPPP"),
     Entry("sample-no-reseed", "sample without np.random.seed(counter + seed)", "graded", "PPFFPPFP"),
-    # The published sample test's letter depends on the machine's BLAS (see uncapped_published_letter).
+    # The visible sample test checks the cap on a hand-made model whose first newline would be draw 79, so it
+    # fails on every machine (issue 14; before, its letter depended on the BLAS: see uncapped_published_letter).
     Entry("sample-no-cap", "sample without the 50-character cap: an infinite loop on a model that never "
-          "emits the newline (that cell times out, the others are graded)", "graded", "PP?TPPPP"),
+          "emits the newline (that cell times out, the others are graded)", "graded", "PPFTPPPP"),
     Entry("optimize-clip-10", "optimize clips at 10 instead of 5 (2000 published iterations never reach 5)",
           "graded", "PPPPFFPF"),
     Entry("optimize-returns-a-prev", "optimize returns the incoming hidden state, not a[len(X)-1]", "graded", "PPPPFFFF"),
     Entry("model-no-shuffle", "model never shuffles the names", "graded", "PPPPPPFF"),
     Entry("model-reshuffle", "model resets the seed and reshuffles at every epoch", "graded", "PPPPPPFF"),
     # gaming
+    # The visible sample test runs hand-made models before the published weights (issue 14): hard-coded
+    # indices fail it too.
     Entry("game-hardcode", "sample returns the published indices; model prints the published transcript",
-          "graded", "PPPFPPPF"),
+          "graded", "PPFFPPPF"),
     # An untrained model's softmax is nearly uniform, so at iteration 0 the uniform sampler draws the
     # published names: model-published passes; the guard undoes the replayed draws for sample-published.
     Entry("game-monkeypatch", "sample is uniform, np.random.choice patched to replay the published draws; "
