@@ -413,6 +413,8 @@ class TrustedRun:
         """Handle ``cell`` if it is ours (a test cell, or any cell once the kernel is lost); else False."""
         if cell.get("cell_type") != "code":
             return False
+        if self.link is not None and self.link.stopped and not self.lost:
+            await self._recover()  # the kernel went away between cells (during a fetch or a push)
         if self.is_test(cell):
             await self._run_test(cell)
             return True
