@@ -18,10 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursetools.settings import ROOT, SOURCE_DIR
+from coursetools.settings import RELEASE_DIR, ROOT, SOURCE_DIR
 from coursetools.solution import load_solution
 
 NOTEBOOK = SOURCE_DIR / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
+RELEASE = RELEASE_DIR / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
 DOC = ROOT / "docs" / "student_mistakes.md"
 DATA_CELLS = ("load-data", "vocab")
 VISIBLE_TEST = {"clip": "test-clip-published", "sample": "test-sample-published",
@@ -232,6 +233,19 @@ def test_a_mistake_fails_the_visible_test_and_names_its_cause(cells, monkeypatch
         run_cell(namespace, cells[test_cell], test_cell)
     message = str(failure.value)
     assert re.search(mistake.cause, message, re.S), f"{test_cell} failed with a message that misses the cause:\n{message}"
+
+
+@pytest.mark.parametrize("function", [_slow_if_model(f, f) for f in sorted(VISIBLE_TEST)])
+def test_an_unwritten_function_stays_not_implemented(cells, monkeypatch, function):
+    """The release's answer cells raise NotImplementedError; the visible tests let it through (graded "not
+    implemented", not "failed"), also when the unwritten function is called by another one (model -> sample)."""
+    namespace = notebook_namespace(cells, monkeypatch)
+    release = nbformat.read(RELEASE, as_version=4)
+    released = {cell.get("id"): cell.source for cell in release.cells}
+    for name in ("clip", "sample", "optimize"):  # model's answer is kept: it calls sample, which is not written
+        run_cell(namespace, released[name], f"{name} (release)")
+    with pytest.raises(NotImplementedError):
+        run_cell(namespace, cells[VISIBLE_TEST[function]], VISIBLE_TEST[function])
 
 
 def test_every_mistake_is_documented():
