@@ -2,20 +2,17 @@
 
 Course facts (course id, limits) come from ``coursetools/settings.py`` so that
 nbgrader and the course's own commands always agree. Run nbgrader from this
-folder (the course root) with the course's virtual environment activated.
+folder (the course root) with the course's virtual environment activated
+(``coursetools`` is installed in it: ``pip install -e .``).
 """
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coursetools import settings  # noqa: E402
+from coursetools import settings
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = settings.COURSE_ID
 # Files that never travel with an assignment.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".DS_Store", "feedback"]
+c.CourseDirectory.ignore = [*settings.CACHE_PATTERNS, "feedback"]
 
 # What students see in place of a solution block.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -25,7 +22,7 @@ c.Execute.timeout = settings.CELL_TIMEOUT_S
 c.Execute.interrupt_on_timeout = True
 c.OverwriteCells.add_missing_cells = True
 
-# --- Caps for grading kernels (coursetools/kernel_limits.py; docs/grading.md) ---
+# --- Caps for grading kernels (coursetools/plugins/execute.py; docs/grading.md) ---
 # GradingExecute replaces nbgrader's Execute: kernels start under setrlimit
 # limits, output per cell is capped, and monkeypatched numpy/builtins/utils
 # functions are restored before every graded test cell. Execute.timeout above
@@ -33,13 +30,13 @@ c.OverwriteCells.add_missing_cells = True
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
-    "coursetools.sanitize.DropEmptyNbgraderMetadata",  # nbgrader 0.9 crashes on duplicated cells without it
+    "coursetools.plugins.sanitize.DropEmptyNbgraderMetadata",  # nbgrader 0.9 crashes on duplicated cells without it
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "coursetools.kernel_limits.GradingExecute",
+    "coursetools.plugins.execute.GradingExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -47,19 +44,19 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-c.CappedKernelManager.memory_limit_bytes = 4 * 1024**3  # address space of a grading kernel
-c.CappedKernelManager.cpu_limit_s = 3600  # CPU seconds of a grading kernel (backstop)
-c.CappedKernelManager.file_size_limit_bytes = 1024**3  # largest file a grading kernel may write
-c.CappedKernelManager.blas_threads = 1  # one BLAS thread per kernel (OpenBLAS reserves memory per thread)
-c.GradingExecute.max_output_bytes = 10 * 1024**2  # output kept per cell
+c.CappedKernelManager.memory_limit_bytes = settings.KERNEL_MEMORY_LIMIT_BYTES
+c.CappedKernelManager.cpu_limit_s = settings.KERNEL_CPU_LIMIT_S
+c.CappedKernelManager.file_size_limit_bytes = settings.KERNEL_FILE_SIZE_LIMIT_BYTES
+c.CappedKernelManager.blas_threads = settings.KERNEL_BLAS_THREADS
+c.GradingExecute.max_output_bytes = settings.MAX_OUTPUT_BYTES
 c.GradingExecute.guard_tests = True
 
-# --- Feedback without hidden tests (coursetools/feedback.py) ---
+# --- Feedback without hidden tests (coursetools/plugins/feedback.py) ---
 # The notebook's figures (images/ next to it) go inside the feedback HTML: release_feedback sends the .html only.
 c.HTMLExporter.embed_images = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "coursetools.feedback.HideHiddenTests",
+    "coursetools.plugins.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

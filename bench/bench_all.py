@@ -1,7 +1,7 @@
 """All performance figures of docs/performance.md in one run: training, then grading.
 
-    python bench/bench_all.py            # 35,000 iterations; 20 submissions
-    python bench/bench_all.py --quick    # 5,000 iterations; 4 submissions
+    python -m bench.bench_all            # 35,000 iterations; 20 submissions
+    python -m bench.bench_all --quick    # 5,000 iterations; 4 submissions
 
 Runs ``bench_training.py`` (plain textbook engine vs utils, ratios,
 bit-identity, start-up cost) and ``bench_grading.py`` (seconds per submission,
@@ -9,13 +9,9 @@ where the time goes, 1 vs 2 Dask workers, peak memory).
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_grading  # noqa: E402
-import bench_training  # noqa: E402
+from bench import bench_grading, bench_training
 
 
 def main(argv=None):

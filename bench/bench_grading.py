@@ -1,7 +1,7 @@
 """Autograding speed and memory: N copies of the solution, sequential and on Dask.
 
-    python bench/bench_grading.py              # N = 20 copies of the solution submission
-    python bench/bench_grading.py -n 6         # quicker
+    python -m bench.bench_grading              # N = 20 copies of the solution submission
+    python -m bench.bench_grading -n 6         # quicker
 
 Prints, for a scratch course in ``.build/bench-grading/`` (the real course is
 never touched):
@@ -23,18 +23,15 @@ never touched):
 import argparse
 import os
 import shutil
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from coursetools import parallel  # noqa: E402
-from coursetools.demo import add_submission, make_course  # noqa: E402
-from coursetools.release import run_nbgrader  # noqa: E402
-from coursetools.report import cell_scores  # noqa: E402
+from coursetools.grading import parallel
+from coursetools.course import add_submission, make_course, run_nbgrader
+from coursetools.grading.report import cell_scores
 
 ASSIGNMENT = "dinosaurus_island"
 NOTEBOOK = "Dinosaurus_Island.ipynb"

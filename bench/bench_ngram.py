@@ -1,16 +1,13 @@
 """Speed of utils.ngram: fit and mean_nll at orders 3-6 on the sonnets and the names.
 
-Run: .venv/bin/python bench/bench_ngram.py   (prints seconds; no assertions)
+Run: python -m bench.bench_ngram   (prints seconds; no assertions)
 """
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from coursetools.settings import DATA_DIR  # noqa: E402
-from utils.ngram import KneserNey, corpus_mean_nll, name_streams  # noqa: E402
+from coursetools.settings import DATA_DIR
+from utils.ngram import KneserNey, corpus_mean_nll, name_streams
 
 
 def main():

@@ -4,8 +4,8 @@ Prints the seconds for one extra epoch of the shipped model (the notebook's
 ``model.fit(X, Y, batch_size=128, epochs=1)`` on the training windows), to
 generate 400 characters with ``generate_output``, and to score the test part.
 
-    python bench/bench_shakespeare.py               # a full epoch (minutes on 2 cores)
-    python bench/bench_shakespeare.py --batches 20  # time 20 batches, extrapolate
+    python -m bench.bench_shakespeare               # a full epoch (minutes on 2 cores)
+    python -m bench.bench_shakespeare --batches 20  # time 20 batches, extrapolate
 
 Figures depend on the load of the machine: run it on an idle one.
 """
@@ -14,13 +14,11 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from coursetools.settings import MODELS_DIR  # noqa: E402
-from coursetools.shakespeare_train import corpus_parts, score_parts  # noqa: E402
-from utils import shakespeare as S  # noqa: E402
+from coursetools.settings import MODELS_DIR
+from training.shakespeare_train import corpus_parts, score_parts
+from utils import shakespeare as S
 
 
 def main(argv=None):

@@ -1,7 +1,7 @@
 """Training speed: the plain textbook engine vs the course's utils, side by side, same run.
 
-    python bench/bench_training.py                 # 35,000 iterations, as in the notebook
-    python bench/bench_training.py --iterations 5000 --no-readable   # quicker
+    python -m bench.bench_training                 # 35,000 iterations, as in the notebook
+    python -m bench.bench_training --iterations 5000 --no-readable   # quicker
 
 Prints, with ratios:
 
@@ -33,10 +33,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-import plain_rnn  # noqa: E402
+from bench import plain_rnn
 
 
 def _subprocess_seconds(code, env=None):
@@ -98,7 +96,7 @@ def main(argv=None):
     ap.add_argument("--no-readable", action="store_true", help="skip the run of utils with the fast path off")
     args = ap.parse_args(argv)
 
-    from coursetools.expected_output import (ASSIGNMENT, NUM_ITERATIONS, load_names_data,
+    from training.expected_output import (ASSIGNMENT, NUM_ITERATIONS, load_names_data,
                                              notebook_expected_output)
     from coursetools.solution import load_solution
     from utils import rnn as course_rnn

@@ -1,7 +1,7 @@
 """Wall time of autograding the submission zoo with the robust batch (sequential, capped kernels).
 
-    .venv/bin/python bench/bench_zoo.py                 # the whole zoo (a few minutes)
-    .venv/bin/python bench/bench_zoo.py correct untouched   # some entries
+    python -m bench.bench_zoo                 # the whole zoo (a few minutes)
+    python -m bench.bench_zoo correct untouched   # some entries
 
 Prints the time per submission, per status, the total, and the machine's load
 average (the figures depend on it: other jobs share the CPUs).
@@ -15,10 +15,9 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from coursetools import grading  # noqa: E402
-from zoo.build import ASSIGNMENT, ZOO, ZOO_SUBMISSION_TIMEOUT_S, build_zoo  # noqa: E402
+from coursetools.grading import batch as grading
+from tests.zoo.build import ASSIGNMENT, ZOO, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
 
 
 def main(names):

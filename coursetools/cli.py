@@ -1,44 +1,156 @@
-"""Command line of the course tooling: ``python -m coursetools <command>``."""
+"""The instructor's command line: ``course <command>`` (or ``python -m coursetools <command>``).
+
+Every instructor job has a verb here. The model-training scripts are not part
+of the grading package: ``expected-output``, ``evaluate`` and
+``shakespeare-model`` run ``python -m training.<script>`` in the repository
+(extra arguments go to the script, e.g. ``course evaluate --train``).
+"""
 
 import argparse
+import json
+import subprocess
 import sys
+from pathlib import Path
 
-from .release import ReleaseError
-from .solution import SolutionError
+from .course import NbgraderError, run_nbgrader
+from .settings import DEFAULT_ASSIGNMENT, ROOT, SUBMISSION_TIMEOUT_S
+
+PROG = "course"
+# verb -> (module under training/, help). They run in the repository: training/ sits beside the package.
+TRAINING = {
+    "expected-output": ("expected_output", "rewrite the notebook's expected training output from the reference solution"),
+    "evaluate": ("evaluate", "test NLL of every dinosaur-name model (Going further); --train, --train-lstm, --notebook retrain"),
+    "shakespeare-model": ("shakespeare_train", "retrain the Shakespeare LSTM and its n-gram baselines (16-40 min)"),
+}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m coursetools", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _course_arguments(p):
+    p.add_argument("assignment", nargs="?", default=DEFAULT_ASSIGNMENT, help="assignment name (default: %(default)s)")
+    p.add_argument("--course", default=str(ROOT),
+                   help="course folder with submitted/ and gradebook.db (default: the repository)")
+
+
+def parser():
+    """The argparse parser of every verb."""
+    top = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
     p = sub.add_parser("release", help="copy utils/data into source/ and build release/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     sub.add_parser("demo", help="build the release, autograde sample submissions (solution, blank, broken), print the report")
-    sub.add_parser("expected-output", help="rewrite the notebook's expected training output from the reference solution")
-    from .grading import add_arguments as add_grading_arguments
-    add_grading_arguments(sub)
-    from .parallel import add_arguments as add_parallel_arguments
-    add_parallel_arguments(sub)
-    args = parser.parse_args(argv)
+    for verb, (module, text) in TRAINING.items():  # main() hands their arguments to the script untouched
+        sub.add_parser(verb, help=f"{text} (python -m training.{module})", add_help=False)
+
+    p = sub.add_parser("grade", help="autograde every submission robustly, then print the grade report")
+    _course_arguments(p)
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--submission-timeout", type=float, default=SUBMISSION_TIMEOUT_S,
+                   help="wall-clock seconds for one whole submission (default: %(default)s)")
+
+    p = sub.add_parser("grade-parallel", help="autograde every submission on a Dask cluster (local by default)")
+    _course_arguments(p)
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    p.add_argument("--workers", type=int, help="local cluster: number of worker processes (default: one per CPU core)")
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    from .grading.parallel import DEFAULT_RETRIES
+
+    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="extra attempts for a failed task (default: %(default)s)")
+    p.add_argument("--submission-timeout", type=float, default=SUBMISSION_TIMEOUT_S,
+                   help="wall-clock seconds for one whole submission (default: %(default)s)")
+    p.add_argument("--json", help="also write the per-student outcomes (status, seconds, memory, worker) to this file")
+
+    p = sub.add_parser("report", help="print the grade report and write reports/<assignment>.csv")
+    _course_arguments(p)
+    p = sub.add_parser("feedback", help="nbgrader generate_feedback with hidden tests removed, then a leak scan")
+    _course_arguments(p)
+    p = sub.add_parser("zip-collect", help="LMS zip in downloaded/<assignment>/archive/ -> submitted/ (nbgrader zip_collect)")
+    _course_arguments(p)
+    return top
+
+
+def print_report(course, assignment):
+    """Print the grade report and write ``reports/<assignment>.csv``."""
+    from .grading import report
+
+    reports = report.grade_report(course, assignment)
+    print()
+    print(report.format_report(reports))
+    path = report.write_report_csv(reports, Path(course) / "reports" / f"{assignment}.csv")
+    print(f"\nreport written to {path}")
+
+
+def grade_parallel(args):
+    from .grading import parallel
+
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    rep = parallel.grade_parallel(Path(args.course), args.assignment, args.student, args.scheduler, args.workers,
+                                  args.submission_timeout, args.retries)
+    for line in parallel.format_summary(rep):
+        print(line)
+    if args.json:
+        rows = [dict(o.result, worker=o.worker, attempt=o.attempt, peak_tree_rss=o.peak_tree_rss,
+                     peak_kernel_rss=o.peak_kernel_rss) for o in rep.outcomes]
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    print_report(Path(args.course), args.assignment)
+    return 0
+
+
+def run(args):
+    """Run one parsed command; return the exit status."""
+    course = Path(getattr(args, "course", ROOT))
+    if args.command == "release":
+        from .release import build_release
+
+        build_release(args.assignments or None)
+    elif args.command == "demo":
+        from .demo import run as run_demo
+
+        run_demo()
+    elif args.command in TRAINING:
+        # training/ lives beside the package, not in it: run it as a module from the repository root.
+        module = f"training.{TRAINING[args.command][0]}"
+        return subprocess.run([sys.executable, "-m", module, *args.args], cwd=ROOT).returncode
+    elif args.command == "grade":
+        from .grading.batch import grade_batch
+
+        grade_batch(course, args.assignment, args.student, args.submission_timeout)
+        print_report(course, args.assignment)
+    elif args.command == "grade-parallel":
+        return grade_parallel(args)
+    elif args.command == "report":
+        print_report(course, args.assignment)
+    elif args.command == "feedback":
+        from .plugins.feedback import generate_feedback
+
+        leaks = generate_feedback(course, args.assignment)
+        for path, line in leaks:
+            print(f"LEAK: {path}: {line}", file=sys.stderr)
+        return 1 if leaks else 0
+    elif args.command == "zip-collect":
+        proc = run_nbgrader(["zip_collect", args.assignment], course, check=False)
+        print(proc.stdout + proc.stderr, end="")
+        return proc.returncode
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in TRAINING:
+        args = argparse.Namespace(command=argv[0], args=argv[1:])
+    else:
+        args = parser().parse_args(argv)
+    from .grading.batch import GradingError
+    from .grading.parallel import ParallelGradingError
+    from .release import ReleaseError
+    from .solution import SolutionError
+
     try:
-        if args.command == "release":
-            from .release import build_release
-            build_release(args.assignments or None)
-        elif args.command == "demo":
-            from .demo import run
-            run()
-        elif args.command == "expected-output":
-            from .expected_output import update_notebook
-            update_notebook()
-        elif args.command in ("grade", "report", "feedback"):
-            from .grading import run_command
-            return run_command(args)
-        elif args.command == "grade-parallel":
-            from .parallel import run_command as run_parallel
-            return run_parallel(args)
-    except (ReleaseError, SolutionError) as exc:
+        return run(args)
+    except (GradingError, ParallelGradingError, NbgraderError, ReleaseError, SolutionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

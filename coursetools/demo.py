@@ -4,35 +4,15 @@ It works in a scratch course folder (``.build/demo-course/``), never in the
 course's real ``submitted/`` or gradebook, so running it loses nothing.
 """
 
-import shutil
 import time
-from pathlib import Path
 
-from .release import build_release, run_nbgrader
-from .grading import grade_batch
-from .report import format_report, grade_report, write_report_csv
+from .course import add_submission, make_course, run_nbgrader
+from .grading.batch import grade_batch
+from .grading.report import format_report, grade_report, write_report_csv
+from .release import build_release
 from .settings import ASSIGNMENTS, ROOT
 
 DEMO_DIR = ROOT / ".build" / "demo-course"
-CONFIG_STUB = "c = get_config()  # noqa: F821\nload_subconfig({config!r})  # noqa: F821\n"
-
-
-def make_course(dest, root=ROOT):
-    """A fresh course folder at ``dest`` that uses the course's config and sources."""
-    dest = Path(dest)
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    (dest / "nbgrader_config.py").write_text(CONFIG_STUB.format(config=str(Path(root) / "nbgrader_config.py")))
-    shutil.copytree(Path(root) / "source", dest / "source", ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    return dest
-
-
-def add_submission(course, student, assignment, folder):
-    """Copy an assignment folder as ``submitted/<student>/<assignment>/`` of ``course``."""
-    dest = Path(course) / "submitted" / student / assignment
-    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    return dest
 
 
 def run(log=print):

@@ -13,17 +13,13 @@ Nothing under ``source/<assignment>/`` other than those copies is touched.
 """
 
 import filecmp
+import fnmatch
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from .settings import ASSIGNMENTS, ROOT
-
-# Never copied, never compared: caches that Python and Jupyter leave behind.
-IGNORED_NAMES = ("__pycache__", ".ipynb_checkpoints", ".DS_Store")
-IGNORED_SUFFIXES = (".pyc",)
+from .course import ignore_caches, run_nbgrader
+from .settings import ASSIGNMENTS, CACHE_PATTERNS, ROOT
 
 
 class ReleaseError(RuntimeError):
@@ -31,34 +27,7 @@ class ReleaseError(RuntimeError):
 
 
 def _ignored(name):
-    return name in IGNORED_NAMES or name.endswith(IGNORED_SUFFIXES)
-
-
-def _ignore(_dir, names):
-    return [n for n in names if _ignored(n)]
-
-
-def tool_env():
-    """Environment for nbgrader subprocesses: this Python's ``bin/`` first on PATH.
-
-    nbgrader shells out to ``alembic``, which lives next to the interpreter.
-    """
-    env = dict(os.environ)
-    bindir = str(Path(sys.executable).parent)
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    return env
-
-
-def run_nbgrader(args, root, check=True):
-    """Run ``nbgrader <args>`` in the course folder ``root``; return the CompletedProcess."""
-    cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=root, env=tool_env(), capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise ReleaseError(
-            f"`nbgrader {' '.join(args)}` failed in {root} (exit {proc.returncode}):\n"
-            + (proc.stderr or proc.stdout)[-3000:]
-        )
-    return proc
+    return any(fnmatch.fnmatch(name, pattern) for pattern in CACHE_PATTERNS)
 
 
 def shared_copies(name, root=ROOT):
@@ -96,7 +65,7 @@ def sync_shared(name, root=ROOT):
             dst.unlink()
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            shutil.copytree(src, dst, ignore=_ignore)
+            shutil.copytree(src, dst, ignore=ignore_caches)
         else:
             shutil.copy2(src, dst)
 

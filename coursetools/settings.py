@@ -18,9 +18,20 @@ AUTOGRADED_DIR = ROOT / "autograded"
 FEEDBACK_DIR = ROOT / "feedback"
 
 COURSE_ID = "dinosaurus-island"
+DEFAULT_ASSIGNMENT = "dinosaurus_island"  # what the grading commands work on unless told otherwise
 
-# Grading limits (safe defaults; nbgrader_config.py applies them).
+# Never copied, never compared, never released: what Python and Jupyter leave behind.
+CACHE_PATTERNS = ("__pycache__", ".ipynb_checkpoints", "*.pyc", ".DS_Store")
+
+# Grading limits (nbgrader_config.py and coursetools/plugins/execute.py apply them).
+GiB, MiB = 1024**3, 1024**2
 CELL_TIMEOUT_S = 120  # wall-clock seconds per cell while grading
+SUBMISSION_TIMEOUT_S = 1800  # wall-clock seconds for one whole submission (all its cells)
+KERNEL_MEMORY_LIMIT_BYTES = 4 * GiB  # address space of one grading kernel
+KERNEL_CPU_LIMIT_S = 3600  # CPU seconds of one grading kernel (a backstop; cell timeouts come first)
+KERNEL_FILE_SIZE_LIMIT_BYTES = 1 * GiB  # largest file a grading kernel may write
+KERNEL_BLAS_THREADS = 1  # one BLAS thread per kernel (OpenBLAS reserves memory per thread)
+MAX_OUTPUT_BYTES = 10 * MiB  # output kept per cell
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,17 @@
-"""Shared fixtures: the repository root on sys.path, the dataset, the reference solution."""
+"""Shared fixtures: the dataset, the reference solution.
 
-import sys
-from pathlib import Path
+``tests`` is a package, so pytest puts the repository root on ``sys.path``
+(``utils``, ``training`` and ``tests.zoo`` import from there); ``coursetools``
+is installed (``pip install -e .``).
+"""
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")
 def names_data():
     """``(data, char_to_ix, ix_to_char)`` exactly as the notebook builds them."""
-    from coursetools.expected_output import load_names_data
+    from training.expected_output import load_names_data
 
     return load_names_data()
 

@@ -1,9 +1,9 @@
 """Test NLL of every dinosaur-name model, in one table (issue "Going further").
 
-    python -m coursetools.evaluate             # print the table (about 10 s)
-    python -m coursetools.evaluate --train     # first retrain the course RNN variants (minutes)
-    python -m coursetools.evaluate --train-lstm  # first retrain the LSTM (about 5 minutes)
-    python -m coursetools.evaluate --notebook  # run the notebook, refresh source/going_further/figures/
+    python -m training.evaluate             # print the table (about 10 s)
+    python -m training.evaluate --train     # first retrain the course RNN variants (minutes)
+    python -m training.evaluate --train-lstm  # first retrain the LSTM (about 5 minutes)
+    python -m training.evaluate --notebook  # run the notebook, refresh source/going_further/figures/
 
 The split is SPEC section 5 (:func:`utils.name_eval.split_names`): 1372
 training names, 152 test names (1965 predicted characters). The training
@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from .settings import DATA_DIR, MODELS_DIR
+from coursetools.settings import DATA_DIR, MODELS_DIR
 
 COURSE_RNN_PATH = MODELS_DIR / "course_rnn.npz"
 LSTM_PATH = MODELS_DIR / "name_lstm.npz"
@@ -44,10 +44,6 @@ LOG_EVERY = 2_500
 
 
 def _utils():
-    from coursetools.settings import ROOT
-
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     import utils.name_eval as ne
 
     return ne
@@ -101,7 +97,7 @@ def train_course_rnn(sol, names, iterations, reset, dev=None, log_every=LOG_EVER
 
 def train_all_course_rnns(path=COURSE_RNN_PATH, verbose=True):
     """Train the four variants of :data:`utils.name_eval.RNN_VARIANTS` and save them to ``path``."""
-    from .solution import load_solution
+    from coursetools.solution import load_solution
 
     ne = _utils()
     sol = load_solution()
@@ -170,7 +166,7 @@ def run_notebook(timeout=900, verbose=True):
     import nbformat
     from nbclient import NotebookClient
 
-    from .settings import ASSIGNMENTS, ROOT, SOURCE_DIR
+    from coursetools.settings import ASSIGNMENTS, ROOT, SOURCE_DIR
 
     spec = ASSIGNMENTS["going_further"]
     work = ROOT / ".build" / "going_further"
@@ -213,7 +209,7 @@ def table_rows(verbose=False):
         for variant, v in ne.load_course_rnn(COURSE_RNN_PATH).items():
             rows.append((ne.RNN_VARIANTS[variant], ne.rnn_mean_nll(v["parameters"], test)))
     else:
-        notes.append(f"{COURSE_RNN_PATH} missing: run `python -m coursetools.evaluate --train`")
+        notes.append(f"{COURSE_RNN_PATH} missing: run `python -m training.evaluate --train`")
     if LSTM_PATH.is_file():
         from utils.name_models import CharLSTM
 
@@ -223,12 +219,12 @@ def table_rows(verbose=False):
         rows.append((f"LSTM + Kneser-Ney {mix['order']}-gram, interpolated (w={mix['weight']:.3g}; order, D, w "
                      "tuned on dev)", mix["test"]))
     else:
-        notes.append(f"{LSTM_PATH} missing: run `python -m coursetools.evaluate --train-lstm`")
+        notes.append(f"{LSTM_PATH} missing: run `python -m training.evaluate --train-lstm`")
     return rows, notes
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m coursetools.evaluate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", action="store_true", help="retrain the course RNN variants first (several minutes)")
     parser.add_argument("--train-lstm", action="store_true", help="retrain the LSTM first (about 5 minutes)")
     parser.add_argument("--notebook", action="store_true",

@@ -1,9 +1,9 @@
 """The "Expected output" of the notebook's 35,000-iteration training cell.
 
 The notebook shows what the course's own reference solution prints on this
-stack. ``python -m coursetools expected-output`` reruns that training and
+stack. ``python -m training.expected_output`` (or ``course expected-output``) reruns that training and
 writes the text into the markdown cell ``train-expected`` of the source
-notebook; ``tests/test_expected_output.py`` checks the committed text.
+notebook; ``tests/course/test_expected_output.py`` checks the committed text.
 """
 
 import contextlib
@@ -12,8 +12,8 @@ import re
 
 import nbformat
 
-from .settings import ASSIGNMENTS, DATA_DIR, SOURCE_DIR
-from .solution import load_solution
+from coursetools.settings import ASSIGNMENTS, DATA_DIR, SOURCE_DIR
+from coursetools.solution import load_solution
 
 ASSIGNMENT = "dinosaurus_island"
 CELL_ID = "train-expected"
@@ -85,3 +85,10 @@ def checkpoints(text):
         names = [line for line in text[m.end():end].splitlines() if line.strip()]
         out[int(m.group(1))] = (float(m.group(2)), names)
     return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(prog="python -m training.expected_output", description=__doc__.split("\n\n")[0]).parse_args()
+    update_notebook()

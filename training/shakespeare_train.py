@@ -2,9 +2,9 @@
 
 Run from the repository root::
 
-    python -m coursetools.shakespeare_train                 # train, evaluate, baselines
-    python -m coursetools.shakespeare_train --baselines-only # refresh the baselines in the record
-    python -m coursetools.shakespeare_train --evaluate-only  # re-score the saved model
+    python -m training.shakespeare_train                 # train, evaluate, baselines
+    python -m training.shakespeare_train --baselines-only # refresh the baselines in the record
+    python -m training.shakespeare_train --evaluate-only  # re-score the saved model
 
 It writes ``models/shakespeare_lstm.keras`` and the training record
 ``models/shakespeare_lstm.json`` (settings, epochs, time, losses, dev and test
@@ -267,7 +267,7 @@ def train(settings, out_path, corpus_path=None, threads=0):
     record = {
         "model_file": _rel(out_path),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m coursetools.shakespeare_train " + " ".join(sys.argv[1:]),
+        "command": "python -m training.shakespeare_train " + " ".join(sys.argv[1:]),
         "split": split_record(text, train_text, dev, test),
         "score": ("mean negative log-likelihood per character in nats, each character "
                   "predicted from up to 40 preceding characters"),
@@ -333,7 +333,7 @@ def write_record(model_path, record):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m coursetools.shakespeare_train",
+        prog="python -m training.shakespeare_train",
         description="Train the Shakespeare LSTM and compute the n-gram baselines.",
     )
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="model file (.keras); the "

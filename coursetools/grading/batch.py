@@ -20,7 +20,7 @@ every ``submitted/<student>/<assignment>/`` of a course folder:
    its ``autograded/`` folder are removed, so the gradebook only holds graded
    work. ``submitted/`` is never written to.
 
-Statuses go to ``reports/<assignment>.status.json``; :mod:`coursetools.report`
+Statuses go to ``reports/<assignment>.status.json``; :mod:`coursetools.grading.report`
 joins them with the gradebook into the grade report. Running the batch again
 regrades everything from ``submitted/`` and gives the same result (idempotent).
 """
@@ -39,7 +39,8 @@ from pathlib import Path
 
 import nbformat
 
-from .release import tool_env
+from ..course import gradebook_url, tool_env
+from ..settings import SUBMISSION_TIMEOUT_S
 
 GRADED = "graded"
 MISSING = "missing notebook"
@@ -48,8 +49,6 @@ KERNEL_DIED = "kernel died"
 TIMED_OUT = "timed out"
 ERROR = "grading error"
 UNGRADABLE = (MISSING, INVALID, KERNEL_DIED, TIMED_OUT, ERROR)
-
-DEFAULT_SUBMISSION_TIMEOUT_S = 1800  # wall clock for one whole submission (all its cells)
 
 DEAD_KERNEL = re.compile(r"DeadKernelError|Kernel died")
 
@@ -183,7 +182,7 @@ def forget(course, assignment, student):
     course = Path(course)
     db = course / "gradebook.db"
     if db.exists():
-        with Gradebook(f"sqlite:///{db.resolve()}") as gb:
+        with Gradebook(gradebook_url(course)) as gb:
             try:
                 gb.remove_submission(assignment, student)
             except MissingEntry:
@@ -207,13 +206,13 @@ def run_in_group(cmd, cwd, timeout_s):
         return None, out
 
 
-def run_autograde(course, assignment, student, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S):
+def run_autograde(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S):
     """Run nbgrader for one student; return ``(returncode or None on timeout, log text)``."""
     cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={glob.escape(student)}", "--force"]
     return run_in_group(cmd, course, timeout_s)
 
 
-def grade_student(course, assignment, student, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S, notebooks=None):
+def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, notebooks=None):
     """Pre-check and autograde one submission; never raises for a bad submission."""
     course = Path(course)
     t0 = time.perf_counter()
@@ -276,7 +275,7 @@ def ensure_assignment(course, assignment):
 
     db = Path(course) / "gradebook.db"
     if db.exists():
-        with Gradebook(f"sqlite:///{db.resolve()}") as gb:
+        with Gradebook(gradebook_url(course)) as gb:
             try:
                 gb.find_assignment(assignment)
                 return
@@ -286,7 +285,7 @@ def ensure_assignment(course, assignment):
                        f"run `nbgrader generate_assignment {assignment}` (or `python -m coursetools release`) first")
 
 
-def grade_batch(course, assignment, students=None, timeout_s=DEFAULT_SUBMISSION_TIMEOUT_S, log=print):
+def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_S, log=print):
     """Grade ``students`` (default: every submission) one after the other; return their results."""
     course = Path(course)
     ensure_assignment(course, assignment)
@@ -300,52 +299,3 @@ def grade_batch(course, assignment, students=None, timeout_s=DEFAULT_SUBMISSION_
         log(f"[{i}/{len(students)}] {student}: {r.status}{extra} ({r.seconds:.1f} s)")
     write_statuses(course, assignment, results)
     return results
-
-
-# ----- command line: python -m coursetools grade | report | feedback ------------------------
-
-
-def add_arguments(sub):
-    """Register the ``grade``, ``report`` and ``feedback`` subcommands on an argparse subparsers object."""
-    from .settings import ROOT
-
-    def common(p):
-        p.add_argument("assignment", nargs="?", default="dinosaurus_island", help="assignment name (default: %(default)s)")
-        p.add_argument("--course", default=str(ROOT), help="course folder with submitted/ and gradebook.db (default: the repository)")
-
-    p = sub.add_parser("grade", help="autograde every submission robustly, then print the grade report")
-    common(p)
-    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    p.add_argument("--submission-timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT_S,
-                   help="wall-clock seconds for one whole submission (default: %(default)s)")
-    p = sub.add_parser("report", help="print the grade report and write reports/<assignment>.csv")
-    common(p)
-    p = sub.add_parser("feedback", help="nbgrader generate_feedback with hidden tests removed, then a leak scan")
-    common(p)
-
-
-def run_command(args):
-    """Run a ``grade``/``report``/``feedback`` command; return the exit status."""
-    from . import report
-
-    course = Path(args.course)
-    try:
-        if args.command == "grade":
-            grade_batch(course, args.assignment, args.student, args.submission_timeout)
-        if args.command in ("grade", "report"):
-            reports = report.grade_report(course, args.assignment)
-            print()
-            print(report.format_report(reports))
-            path = report.write_report_csv(reports, course / "reports" / f"{args.assignment}.csv")
-            print(f"\nreport written to {path}")
-        elif args.command == "feedback":
-            from .feedback import generate_feedback
-            leaks = generate_feedback(course, args.assignment)
-            if leaks:
-                for path, line in leaks:
-                    print(f"LEAK: {path}: {line}", file=sys.stderr)
-                return 1
-    except GradingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0

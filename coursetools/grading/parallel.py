@@ -9,7 +9,7 @@ Dask cluster:
   tcp://host:port`` (a department's Dask cluster, or Slurm/PBS through
   ``dask-jobqueue``). Workers must see the course folder at the same path (a
   shared filesystem) and run the course's Python environment.
-* **Isolation**: every student is graded by :func:`coursetools.grading.grade_student`
+* **Isolation**: every student is graded by :func:`coursetools.grading.batch.grade_student`
   (the same function as the sequential ``grade`` command: pre-checks, one
   ``nbgrader autograde --student``, statuses) inside a scratch course of its
   own in the worker's temporary folder: a copy of the assignment's template
@@ -20,7 +20,7 @@ Dask cluster:
   the course's ``gradebook.db`` (the same rows ``nbgrader autograde`` writes:
   the submission, its timestamp, every grade and comment), the student's
   ``autograded/`` folder and ``reports/<assignment>.status.json``. Grades are
-  identical to the sequential command's (``tests/test_parallel_grading.py``).
+  identical to the sequential command's (``tests/test_parallel_batch.py``).
 * **Failures are never dropped**: a task that raises (a worker killed, a full
   disk) is reported on the console and retried, on any worker; after
   ``retries`` more attempts the student is recorded with status ``grading
@@ -30,19 +30,19 @@ Dask cluster:
 """
 
 import io
-import json
 import os
 import shutil
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import grading
-from .release import run_nbgrader
+from ..course import gradebook_url, ignore_caches, make_course, run_nbgrader
+from ..settings import SUBMISSION_TIMEOUT_S
+from . import batch
+from .memory import PeakMemory
 
 DEFAULT_RETRIES = 2
 CONNECT_TIMEOUT = "20s"  # to reach an existing scheduler
@@ -57,7 +57,7 @@ class ParallelGradingError(RuntimeError):
 class TaskOutcome:
     """What a grading task sends back to the client (plain data, picklable)."""
 
-    result: dict  # asdict(grading.StudentResult)
+    result: dict  # asdict(batch.StudentResult)
     timestamp: str = None
     grades: list = field(default_factory=list)  # (notebook, cell, auto, manual, extra_credit, failed_tests)
     comments: list = field(default_factory=list)  # (notebook, cell, auto_comment, manual_comment)
@@ -72,45 +72,6 @@ class TaskOutcome:
 # ----- on the worker -------------------------------------------------------------------------
 
 
-class PeakMemory:
-    """Peak RSS of this process's descendants (nbgrader and its kernel), sampled in a thread.
-
-    ``tree`` is the peak of their summed RSS (plus this process's own with
-    ``include_self``), ``single`` the peak RSS of any one of them.
-    """
-
-    def __init__(self, interval=0.05, include_self=False):
-        self.interval, self.include_self, self.tree, self.single = interval, include_self, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        try:
-            import psutil
-        except ImportError:
-            return
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = me.memory_info().rss if self.include_self else 0
-            for child in me.children(recursive=True):
-                try:
-                    rss = child.memory_info().rss
-                except psutil.Error:
-                    continue
-                total += rss
-                self.single = max(self.single, rss)
-            self.tree = max(self.tree, total)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
 def _tar_folder(folder):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
@@ -121,7 +82,7 @@ def _tar_folder(folder):
 def _read_scratch_gradebook(course, assignment, student):
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{(Path(course) / 'gradebook.db').resolve()}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         try:
             sub = gb.find_submission(assignment, student)
         except MissingEntry:
@@ -162,7 +123,7 @@ def grade_task(course, template, assignment, student, timeout_s, notebooks, atte
         else:
             (scratch / "submitted" / student).mkdir(parents=True)
         with PeakMemory() as mem:
-            result = grading.grade_student(scratch, assignment, student, timeout_s, notebooks)
+            result = batch.grade_student(scratch, assignment, student, timeout_s, notebooks)
         outcome = TaskOutcome(asdict(result), worker=worker, attempt=attempt,
                               peak_tree_rss=mem.tree, peak_kernel_rss=mem.single)
         if result.graded:
@@ -186,26 +147,18 @@ def make_template(course, assignment, dest=None):
     course's own ``source/``, so it defines the same notebooks and cells as
     the course's gradebook, and holds no student.
     """
-    from .demo import CONFIG_STUB
-
     course = Path(course).resolve()
     dest = Path(dest) if dest else course / TEMPLATE_DIR / assignment
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    config = course / "nbgrader_config.py"
-    if not config.is_file():
+    if not (course / "nbgrader_config.py").is_file():
         raise ParallelGradingError(f"{course} has no nbgrader_config.py: is it a course folder?")
-    (dest / "nbgrader_config.py").write_text(CONFIG_STUB.format(config=str(config)))
     src = course / "source" / assignment
     if not src.is_dir():
         raise ParallelGradingError(f"no source folder {src}: is {assignment!r} an assignment of this course?")
-    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
-    shutil.copytree(src, dest / "source" / assignment, ignore=ignore)
+    make_course(dest, [assignment], root=course)
     run_nbgrader(["generate_assignment", assignment, "--force"], dest)
     if (course / "release" / assignment).is_dir():  # the course's own release, for tampering notes
         shutil.rmtree(dest / "release" / assignment)
-        shutil.copytree(course / "release" / assignment, dest / "release" / assignment, ignore=ignore)
+        shutil.copytree(course / "release" / assignment, dest / "release" / assignment, ignore=ignore_caches)
     return dest
 
 
@@ -238,14 +191,14 @@ def merge_outcome(course, assignment, outcome):
     """Write one task's outcome into the course: gradebook rows and ``autograded/`` folder."""
     course = Path(course)
     student = outcome.result["student"]
-    if outcome.result["status"] != grading.GRADED:
-        grading.forget(course, assignment, student)  # as the sequential batch: no half-written trace
+    if outcome.result["status"] != batch.GRADED:
+        batch.forget(course, assignment, student)  # as the sequential batch: no half-written trace
         return
     import warnings
 
     from sqlalchemy.exc import SAWarning
 
-    url = f"sqlite:///{(course / 'gradebook.db').resolve()}"
+    url = gradebook_url(course)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own add_submission trips SQLAlchemy 2
         _write_gradebook(url, assignment, student, outcome)
@@ -264,7 +217,7 @@ def merge_outcome(course, assignment, outcome):
 def failed_outcome(assignment, student, attempts, error):
     """The record of a student whose grading task kept failing: status ``grading error``."""
     reason = f"the grading task failed {attempts} time(s); last error: {type(error).__name__}: {error}"
-    result = grading.StudentResult(student, assignment, grading.ERROR, reason[:500])
+    result = batch.StudentResult(student, assignment, batch.ERROR, reason[:500])
     return TaskOutcome(asdict(result), attempt=attempts)
 
 
@@ -292,11 +245,11 @@ class BatchReport:
 
     @property
     def results(self):
-        return [grading.StudentResult(**o.result) for o in self.outcomes]
+        return [batch.StudentResult(**o.result) for o in self.outcomes]
 
 
 def grade_parallel(course, assignment, students=None, scheduler=None, workers=None,
-                   timeout_s=grading.DEFAULT_SUBMISSION_TIMEOUT_S, retries=DEFAULT_RETRIES,
+                   timeout_s=SUBMISSION_TIMEOUT_S, retries=DEFAULT_RETRIES,
                    progress=True, log=print, task=grade_task):
     """Autograde ``students`` (default: every submission) of ``assignment`` on Dask.
 
@@ -307,9 +260,9 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
     the status file are updated as with ``python -m coursetools grade``.
     """
     course = Path(course).resolve()
-    grading.ensure_assignment(course, assignment)
-    notebooks = grading.expected_notebooks(course, assignment)
-    students = list(students) if students else grading.students_of(course, assignment)
+    batch.ensure_assignment(course, assignment)
+    notebooks = batch.expected_notebooks(course, assignment)
+    students = list(students) if students else batch.students_of(course, assignment)
     t0 = time.perf_counter()
     client, cluster = _client(scheduler, workers)
     outcomes, retried = {}, []
@@ -363,7 +316,7 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
         if cluster is not None:
             cluster.close()
     ordered = [outcomes[s] for s in students]
-    grading.write_statuses(course, assignment, [grading.StudentResult(**o.result) for o in ordered])
+    batch.write_statuses(course, assignment, [batch.StudentResult(**o.result) for o in ordered])
     return BatchReport(ordered, time.perf_counter() - t0, n_workers, retried)
 
 
@@ -382,55 +335,3 @@ def format_summary(report):
     for student, attempt, err in report.retried:
         lines.append(f"task failure: {student} (attempt {attempt}): {err}")
     return lines
-
-
-# ----- command line: python -m coursetools grade-parallel --------------------------------------
-
-
-def add_arguments(sub):
-    """Register the ``grade-parallel`` subcommand on an argparse subparsers object."""
-    from .settings import ROOT
-
-    p = sub.add_parser("grade-parallel", help="autograde every submission on a Dask cluster (local by default)")
-    p.add_argument("assignment", nargs="?", default="dinosaurus_island", help="assignment name (default: %(default)s)")
-    p.add_argument("--course", default=str(ROOT), help="course folder with submitted/ and gradebook.db (default: the repository)")
-    p.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
-    p.add_argument("--workers", type=int, help="local cluster: number of worker processes (default: one per CPU core)")
-    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="extra attempts for a failed task (default: %(default)s)")
-    p.add_argument("--submission-timeout", type=float, default=grading.DEFAULT_SUBMISSION_TIMEOUT_S,
-                   help="wall-clock seconds for one whole submission (default: %(default)s)")
-    p.add_argument("--json", help="also write the per-student outcomes (status, seconds, memory, worker) to this file")
-
-
-def run_command(args):
-    """Run ``grade-parallel``; return the exit status."""
-    from . import report
-
-    course = Path(args.course)
-    if args.workers is not None and args.workers < 1:
-        print("error: --workers must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        rep = grade_parallel(course, args.assignment, args.student, args.scheduler, args.workers,
-                             args.submission_timeout, args.retries)
-    except (grading.GradingError, ParallelGradingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for line in format_summary(rep):
-        print(line)
-    if args.json:
-        rows = [dict(o.result, worker=o.worker, attempt=o.attempt, peak_tree_rss=o.peak_tree_rss,
-                     peak_kernel_rss=o.peak_kernel_rss) for o in rep.outcomes]
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
-    print()
-    if hasattr(report, "grade_report"):  # the grade report with statuses (coursetools.report)
-        reports = report.grade_report(course, args.assignment)
-        print(report.format_report(reports))
-        path = report.write_report_csv(reports, course / "reports" / f"{args.assignment}.csv")
-    else:
-        rows = report.cell_scores(course, args.assignment)
-        print(report.format_table(rows))
-        path = report.write_csv(rows, course / "reports" / f"{args.assignment}.csv")
-    print(f"\nreport written to {path}")
-    return 0

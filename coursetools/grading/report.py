@@ -1,6 +1,6 @@
 """The grade report: scores and statuses per student and per cell, as a table and a CSV.
 
-Sources: the gradebook (scores), the status file that :mod:`coursetools.grading`
+Sources: the gradebook (scores), the status file that :mod:`coursetools.grading.batch`
 writes (whether a submission could be graded at all, and why not), and the
 autograded notebooks (why a cell lost its points: a failed check, an error,
 a timeout, the memory cap). "Graded: 0 points" and "could not be graded" are
@@ -19,7 +19,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from . import grading
+from ..course import gradebook_url
+from . import batch
 
 PASSED, FAILED, NOT_IMPLEMENTED, ERRORED = "passed", "failed", "not implemented", "error"
 CELL_TIMED_OUT, OUT_OF_MEMORY, NOT_GRADED = "timed out", "out of memory", "not graded"
@@ -55,15 +56,11 @@ class StudentReport:
     @property
     def score(self):
         scores = [c.score for c in self.cells if c.score is not None]
-        return sum(scores) if self.status == grading.GRADED else None
+        return sum(scores) if self.status == batch.GRADED else None
 
     @property
     def max_score(self):
         return sum(c.max_score for c in self.cells)
-
-
-def gradebook_url(root):
-    return f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
 
 
 def cell_scores(root, assignment):
@@ -133,18 +130,18 @@ def _grade_cells(gb, assignment):
 def grade_report(course, assignment):
     """One :class:`StudentReport` per student of the status file (or, without one, of the gradebook)."""
     course = Path(course)
-    statuses = {r["student"]: r for r in grading.read_statuses(course, assignment)}
+    statuses = {r["student"]: r for r in batch.read_statuses(course, assignment)}
     reports = []
     with Gradebook(gradebook_url(course)) as gb:
         cells = _grade_cells(gb, assignment)
         submitted = {s.student.id for s in gb.find_assignment(assignment).submissions}
         students = sorted(set(statuses) | (submitted if not statuses else set()))
         for student in students:
-            st = statuses.get(student, {"status": grading.GRADED, "reason": "", "notes": []})
+            st = statuses.get(student, {"status": batch.GRADED, "reason": "", "notes": []})
             rep = StudentReport(student, assignment, st["status"], st.get("reason", ""), list(st.get("notes", [])))
-            graded = rep.status == grading.GRADED and student in submitted
-            if rep.status == grading.GRADED and not graded:
-                rep.status, rep.reason = grading.ERROR, "no gradebook entry: grade this submission again"
+            graded = rep.status == batch.GRADED and student in submitted
+            if rep.status == batch.GRADED and not graded:
+                rep.status, rep.reason = batch.ERROR, "no gradebook entry: grade this submission again"
             details = {}
             for nb_name in sorted({nb for nb, _, _ in cells}):
                 if graded:
@@ -190,7 +187,7 @@ def format_report(reports):
                 code = CODES.get(c.status, "?")
                 parts.append((f"{c.score:g}" + (f" {code}" if code else "")).rjust(w))
         total = f"{r.score:g}/{r.max_score:g}" if r.score is not None else f"-/{r.max_score:g}"
-        status = r.status if r.status == grading.GRADED else f"NOT GRADED: {r.status}"
+        status = r.status if r.status == batch.GRADED else f"NOT GRADED: {r.status}"
         lines.append(r.student.ljust(width) + "  " + "  ".join(parts) + "  " + total.rjust(7) + "  " + status)
     lines.append("")
     lines.append("cells: score, then F failed check, E error, N not implemented, T timed out, M out of memory; "

@@ -4,7 +4,7 @@ nbgrader runs each submission with its ``Execute`` preprocessor. The course's
 ``nbgrader_config.py`` replaces it with :class:`GradingExecute`, which
 
 - starts kernels through :class:`CappedKernelManager`: the kernel command is
-  prefixed with ``python coursetools/kernel_launch.py --memory N --cpu S --``,
+  prefixed with ``python coursetools/plugins/kernel_launch.py --memory N --cpu S --``,
   which applies ``setrlimit(RLIMIT_AS / RLIMIT_CPU / RLIMIT_FSIZE)`` in the
   kernel process and then ``exec``s the kernel (same pid, so interrupts on a
   cell timeout still work). Past the memory cap, allocations fail with
@@ -14,14 +14,15 @@ nbgrader runs each submission with its ``Execute`` preprocessor. The course's
   or sent) and in the grader (other outputs); a note says the output was cut.
   A cell printing hundreds of megabytes fills neither memory nor the
   autograded notebook;
-- runs :mod:`coursetools.kernel_guard` in the kernel: before every graded
+- runs :mod:`coursetools.plugins.kernel_guard` in the kernel: before every graded
   test cell it restores the numpy/builtins/utils functions a submission may
   have replaced, and records what it restored in the cell's metadata
   (``metadata.grading.restored``), which the grade report shows.
 
 The wall-clock limit per cell is nbgrader's own ``Execute.timeout`` (with
 ``interrupt_on_timeout``): the cell is interrupted and grading goes on with the
-next cell. Every value is a traitlets option, set in ``nbgrader_config.py``.
+next cell. Every value is a traitlets option, set in ``nbgrader_config.py`` from
+``coursetools/settings.py``; the defaults here are the same settings.
 """
 
 import json
@@ -34,25 +35,19 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
+from .. import settings
 from . import kernel_guard
 
 LAUNCHER = Path(__file__).resolve().parent / "kernel_launch.py"
-GiB = 1024**3
-MiB = 1024**2
-
-DEFAULT_MEMORY_LIMIT = 4 * GiB  # address space of one grading kernel
-DEFAULT_CPU_LIMIT_S = 3600  # CPU seconds of one grading kernel (a backstop; cell timeouts come first)
-DEFAULT_FILE_SIZE_LIMIT = 1 * GiB  # largest file a grading kernel may write
-DEFAULT_MAX_OUTPUT_BYTES = 10 * MiB  # output kept per cell
 
 
 class CappedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start under ``setrlimit`` limits (see ``kernel_launch.py``)."""
 
-    memory_limit_bytes = Integer(DEFAULT_MEMORY_LIMIT, help="RLIMIT_AS of the kernel in bytes (0: no limit)").tag(config=True)
-    cpu_limit_s = Integer(DEFAULT_CPU_LIMIT_S, help="RLIMIT_CPU of the kernel in seconds (0: no limit)").tag(config=True)
-    file_size_limit_bytes = Integer(DEFAULT_FILE_SIZE_LIMIT, help="RLIMIT_FSIZE of the kernel in bytes (0: no limit)").tag(config=True)
-    blas_threads = Integer(1, help="BLAS/OpenMP threads of the kernel (0: leave the environment as it is)").tag(config=True)
+    memory_limit_bytes = Integer(settings.KERNEL_MEMORY_LIMIT_BYTES, help="RLIMIT_AS of the kernel in bytes (0: no limit)").tag(config=True)
+    cpu_limit_s = Integer(settings.KERNEL_CPU_LIMIT_S, help="RLIMIT_CPU of the kernel in seconds (0: no limit)").tag(config=True)
+    file_size_limit_bytes = Integer(settings.KERNEL_FILE_SIZE_LIMIT_BYTES, help="RLIMIT_FSIZE of the kernel in bytes (0: no limit)").tag(config=True)
+    blas_threads = Integer(settings.KERNEL_BLAS_THREADS, help="BLAS/OpenMP threads of the kernel (0: leave the environment as it is)").tag(config=True)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -83,7 +78,7 @@ def _message_size(msg):
 class GradingExecute(Execute):
     """nbgrader's ``Execute`` with capped kernels, capped output and the monkeypatch guard."""
 
-    max_output_bytes = Integer(DEFAULT_MAX_OUTPUT_BYTES, help="output kept per cell, in bytes (-1: no limit)").tag(config=True)
+    max_output_bytes = Integer(settings.MAX_OUTPUT_BYTES, help="output kept per cell, in bytes (-1: no limit)").tag(config=True)
     guard_tests = Bool(True, help="restore monkeypatched numpy/builtins/utils functions before each graded test cell").tag(config=True)
 
     def __init__(self, *args, **kwargs):

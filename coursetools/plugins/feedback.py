@@ -193,7 +193,7 @@ def generate_feedback(course, assignment):
     """Run ``nbgrader generate_feedback`` in ``course``, then scan the output; return the leaks found."""
     from pathlib import Path
 
-    from .release import run_nbgrader
+    from ..course import run_nbgrader
 
     course = Path(course)
     run_nbgrader(["generate_feedback", assignment, "--force"], course)

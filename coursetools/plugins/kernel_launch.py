@@ -1,6 +1,6 @@
 """Start a grading kernel under resource limits: ``python kernel_launch.py --memory N -- CMD...``.
 
-The grading kernel manager (:mod:`coursetools.kernel_limits`) puts this
+The grading kernel manager (:mod:`coursetools.plugins.execute`) puts this
 script in front of the kernel's command line. It lowers the process's own
 limits with :func:`resource.setrlimit`, then replaces itself with the kernel
 (``os.execv``), so the kernel keeps the same process id (interrupts and the

@@ -13,8 +13,9 @@ What ``up`` builds under the state folder (default ``/tmp/dino-hub``):
 - ``homes/<user>``  a 0700 home per Unix account: ``instructor1``,
   ``student1``, ``student2`` and the grader account ``grader-<course>``, whose
   home holds the course root ``<course>/``: a copy of the repository's course
-  files (``nbgrader_config.py``, ``source/``, ``coursetools/`` ...) with the
-  shared files put into each assignment and the student version generated.
+  files (``nbgrader_config.py``, ``source/`` ...) with the shared files put
+  into each assignment and the student version generated. ``coursetools`` is
+  not copied: it is installed in the course's environment (``pip install -e .``).
 
 It then runs ``jupyterhub`` with ``deploy/jupyterhub/jupyterhub_config.py``
 (``SharedPasswordAuthenticator`` with a random password, ``LocalProcessSpawner``,
@@ -48,11 +49,10 @@ REPO = HERE.parent.parent
 CONFIG_FILE = HERE / "jupyterhub_config.py"
 ENV_BIN = Path(sys.executable).parent
 
-sys.path.insert(0, str(REPO))
-from coursetools import settings  # noqa: E402
+from coursetools import settings
 
 # What the course root copies from the repository (those that exist).
-COURSE_FILES = ("nbgrader_config.py", "coursetools", "source", "utils", "data", "models")
+COURSE_FILES = ("nbgrader_config.py", "source", "utils", "data", "models")
 DEFAULT_STATE_DIR = Path("/tmp/dino-hub")
 
 
@@ -243,7 +243,7 @@ def build_course_root(info: HubInfo, assignments: list[str]) -> None:
         # The course's own release command, run by the grader in the copy: it
         # puts the shared files into source/<assignment>/ and generates release/.
         # (coursetools.release.build_release is what `python -m coursetools release` runs.)
-        code = f"from coursetools.release import build_release; build_release({list(assignments)!r})"
+        code = f"from coursetools.release import build_release; build_release({list(assignments)!r}, root='.')"
         run_as(info.grader_user, [sys.executable, "-c", code], cwd=root, env=server_env(info, "grader"))
 
 
@@ -284,7 +284,8 @@ def start(state_dir: Path = DEFAULT_STATE_DIR, port: int | None = None,
     missing = check_prerequisites()
     if missing:
         raise LaunchError("cannot start the local hub:\n  - " + "\n  - ".join(missing))
-    for target in {Path(sys.executable).resolve(), ENV_BIN, REPO / "deploy"}:
+    # the installed coursetools (editable: the repository's folder) is what nbgrader_config.py imports
+    for target in {Path(sys.executable).resolve(), ENV_BIN, REPO / "deploy", REPO / "coursetools"}:
         for folder in grant_traverse(target):
             print(f"launch.py: added o+x to {folder} so that the course's users reach {target}",
                   file=sys.stderr)

@@ -5,10 +5,10 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from coursetools.release import run_nbgrader
-from course_helpers import copy_course
-from zoo.build import ASSIGNMENT
-from zoo.build import CELLS as GRADED_CELLS  # the graded cells and their points, in one place
+from coursetools.course import run_nbgrader
+from tests.helpers import copy_course
+from tests.zoo.build import ASSIGNMENT
+from tests.zoo.build import CELLS as GRADED_CELLS  # the graded cells and their points, in one place
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from coursetools import settings
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "jupyterhub"
+DEPLOY = settings.ROOT / "deploy" / "jupyterhub"
 COURSE = settings.COURSE_ID
 
 

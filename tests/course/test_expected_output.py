@@ -1,6 +1,6 @@
 """The notebook's "Expected output" of the full training is what the reference solution prints."""
 
-from coursetools.expected_output import checkpoints, notebook_expected_output, reference_training_output
+from training.expected_output import checkpoints, notebook_expected_output, reference_training_output
 
 # Training is chaotic (SPEC §3): on another BLAS build the later checkpoints drift by a few
 # hundredths. Up to this iteration every digit and every sampled name must match.

@@ -5,10 +5,11 @@ import shutil
 import nbformat
 import pytest
 
-from coursetools.release import available_assignments, build_release, run_nbgrader, stale_copies, tree_differences
+from coursetools.course import run_nbgrader
+from coursetools.release import available_assignments, build_release, stale_copies, tree_differences
 from coursetools.settings import ASSIGNMENTS, RELEASE_DIR, ROOT, SOURCE_DIR
 
-from course_helpers import copy_course
+from tests.helpers import copy_course
 
 ASSIGNMENT_NAMES = available_assignments()
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")

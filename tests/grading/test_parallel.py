@@ -1,8 +1,8 @@
-"""Parallel grading on Dask (coursetools.parallel) gives the sequential grades, and never drops a student.
+"""Parallel grading on Dask (coursetools.grading.parallel) gives the sequential grades, and never drops a student.
 
 End to end: real nbgrader runs, a real Dask LocalCluster with two worker
 processes. The same class is graded twice from identical course folders,
-once with the sequential batch (coursetools.grading.grade_batch, one
+once with the sequential batch (coursetools.grading.batch.grade_batch, one
 ``nbgrader autograde`` per student) and once with grade_parallel; the
 gradebooks must agree cell by cell and the statuses student by student.
 If the submission zoo (tests/zoo/build.py) is there, the class is the zoo;
@@ -17,10 +17,11 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from coursetools import grading, parallel  # noqa: E402
-from coursetools.demo import add_submission, make_course  # noqa: E402
-from coursetools.release import run_nbgrader  # noqa: E402
-from coursetools.report import cell_scores  # noqa: E402
+from coursetools.grading import batch as grading  # noqa: E402
+from coursetools.grading import parallel  # noqa: E402
+from coursetools.course import add_submission, make_course  # noqa: E402
+from coursetools.course import run_nbgrader  # noqa: E402
+from coursetools.grading.report import cell_scores  # noqa: E402
 from coursetools.settings import ROOT  # noqa: E402
 
 ASSIGNMENT = "dinosaurus_island"
@@ -158,7 +159,7 @@ def test_a_task_that_keeps_failing_is_recorded_not_dropped(quick_course):
 
 
 def test_command_line_grades_and_prints_the_report(quick_course, capsys):
-    from coursetools.__main__ import main
+    from coursetools.cli import main
 
     code = main(["grade-parallel", ASSIGNMENT, "--course", str(quick_course), "--workers", "1",
                  "--json", str(quick_course / "outcomes.json")])

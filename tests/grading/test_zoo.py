@@ -15,9 +15,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from coursetools import grading, report
-from coursetools.feedback import generate_feedback, scan_for_leaks, secret_lines
-from zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, ZOO_MAX_OUTPUT_BYTES, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
+from coursetools.grading import batch as grading
+from coursetools.grading import report
+from coursetools.plugins.feedback import generate_feedback, scan_for_leaks, secret_lines
+from tests.zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, ZOO_MAX_OUTPUT_BYTES, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
 
 
 def tree_digest(folder):

@@ -1,4 +1,4 @@
-"""Tests of coursetools.evaluate (the table command, the course-RNN variants) and the
+"""Tests of training.evaluate (the table command, the course-RNN variants) and the
 Going_Further notebook run top to bottom in a released layout (quick check mode)."""
 
 import shutil
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from coursetools import evaluate
+from training import evaluate
 from coursetools.settings import ASSIGNMENTS, ROOT, SOURCE_DIR
 from utils.name_eval import CHAR_TO_IX, IX_TO_CHAR, RNN_VARIANTS, encode_name, load_course_rnn
 

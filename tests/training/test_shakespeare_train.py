@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from coursetools import shakespeare_train as T
+from training import shakespeare_train as T
 from coursetools.settings import MODELS_DIR
 from utils import shakespeare as S
 

@@ -94,7 +94,7 @@ def test_fast_step_is_bit_identical_to_readable(fast, seed, n_a, scale, X):
 
 def test_reference_training_is_bit_identical(fast):
     """3000 iterations of the notebook's own model(): same losses, printed names and weights."""
-    from coursetools.expected_output import load_names_data
+    from training.expected_output import load_names_data
     from coursetools.solution import load_solution
 
     sol = load_solution()

@@ -20,16 +20,12 @@ import json
 import shutil
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from coursetools.release import run_nbgrader  # noqa: E402
-from coursetools.settings import ASSIGNMENTS  # noqa: E402
+from coursetools import course as course_folder
+from coursetools.course import run_nbgrader
+from coursetools.settings import ROOT
 
 ASSIGNMENT = "dinosaurus_island"
 NOTEBOOK = "Dinosaurus_Island.ipynb"
@@ -313,23 +309,10 @@ def _mutate(name, nb, release_nb):
 
 
 def make_course(course_dir, root=ROOT):
-    """A scratch course: config (+ the zoo's caps), coursetools, the source assignment, its release."""
-    course = Path(course_dir)
-    if course.exists():
-        shutil.rmtree(course)
-    course.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc")
-    shutil.copytree(root / "coursetools", course / "coursetools", ignore=ignore)
-    (course / "nbgrader_config.py").write_text((root / "nbgrader_config.py").read_text() + ZOO_CONFIG)
-    src = course / "source" / ASSIGNMENT
-    src.mkdir(parents=True)
-    shutil.copy2(root / "source" / ASSIGNMENT / NOTEBOOK, src / NOTEBOOK)
-    for rel in ASSIGNMENTS[ASSIGNMENT].shared:  # what the release command ships, from the sources of truth
-        if (root / rel).is_dir():
-            shutil.copytree(root / rel, src / rel, ignore=ignore)
-        else:
-            (src / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / rel, src / rel)
+    """A scratch course: the course's config (+ the zoo's caps), the source assignment, its release."""
+    course = course_folder.make_course(course_dir, [ASSIGNMENT], root)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(ZOO_CONFIG)
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
     return course
 
