@@ -18,7 +18,31 @@ from coursetools.solution import load_solution
 ASSIGNMENT = "dinosaurus_island"
 CELL_ID = "train-expected"
 NUM_ITERATIONS = 35000
-FENCE = re.compile(r"(<details><summary>[^\n]*</summary>\n\n```\n)(.*?)(\n```\n</details>)", re.S)
+# Training is chaotic: a last-bit difference in a BLAS kernel's summation order grows until the
+# printed loss and names differ between machines. `python bench/bench_blas_spread.py` measured it
+# on 2026-12-01 over six OpenBLAS kernels (Katmai, Nehalem, Sandybridge, Haswell, and Haswell for
+# ZEN/default on an AMD EPYC): every checkpoint up to 14000 was identical on all of them (the
+# published values of the assignment stop at 12000); from 16000 on the losses spread by up to 0.19
+# and the names differ. Another machine of this kind printed 23.10565 where this one prints 22.93 at
+# 20000 (0.18). The tests accept 0.5 there: 2.5 times the largest spread measured, still well
+# below the fall of the loss over training.
+EXACT_UNTIL = 12000  # checkpoints 0..12000: the same digits and names on every machine
+LATE_LOSS_TOLERANCE = 0.5  # later checkpoints: |your loss - shown loss| stays below this
+MARKER = "# ---- from here on, your numbers and names depend on your machine (see above) ----"
+HEADER = (
+    "**Expected output** of the course's reference solution. Up to `Iteration: {exact}` every digit and\n"
+    "every name is the same on every computer. The lines after the marker `# ---- from here on ...`\n"
+    "depend on your machine: training is chaotic, and the BLAS library that numpy uses for the matrix\n"
+    "products rounds the last bit differently on different processors. That tiny difference grows\n"
+    "until the sampled names differ and the loss differs by a few tenths. Your curve still falls the\n"
+    "same way: from about 23.3 at iteration 12000 to about 22.5 at the end.\n"
+    "\n"
+    "<details><summary>Show the full expected output</summary>\n"
+    "\n"
+    "```\n{text}\n```\n"
+    "</details>"
+)
+FENCE = re.compile(r"<details><summary>[^\n]*</summary>\n\n```\n(.*?)\n```\n</details>", re.S)
 
 
 def notebook_path():
@@ -52,23 +76,33 @@ def _cell(nb):
 
 
 def notebook_expected_output(path=None):
-    """The expected-output text currently in the notebook."""
+    """The expected-output text currently in the notebook (with its marker line)."""
     nb = nbformat.read(path or notebook_path(), as_version=4)
     match = FENCE.search(_cell(nb).source)
     if not match:
         raise ValueError(f"cell {CELL_ID!r} has no <details> block with a fenced expected output")
-    return match.group(2)
+    return match.group(1)
+
+
+def with_marker(text):
+    """``text`` with :data:`MARKER` on its own line before the first machine-dependent checkpoint."""
+    for m in CHECKPOINT.finditer(text):
+        if int(m.group(1)) > EXACT_UNTIL:
+            return text[:m.start()] + MARKER + "\n\n" + text[m.start():]
+    return text
+
+
+def expected_cell_source(text):
+    """The whole markdown of the expected-output cell for the printed training ``text``."""
+    return HEADER.format(exact=EXACT_UNTIL, text=with_marker(text))
 
 
 def update_notebook(path=None, log=print):
+    """Rerun the reference training and write its output, marked, into the notebook."""
     path = path or notebook_path()
     text = reference_training_output()
     nb = nbformat.read(path, as_version=4)
-    cell = _cell(nb)
-    new, n = FENCE.subn(lambda m: m.group(1) + text + m.group(3), cell.source)
-    if n != 1:
-        raise ValueError(f"cell {CELL_ID!r} has no <details> block with a fenced expected output")
-    cell.source = new
+    _cell(nb).source = expected_cell_source(text)
     nbformat.write(nb, path)
     log(f"updated the expected training output in {path}")
 
@@ -82,7 +116,7 @@ def checkpoints(text):
     matches = list(CHECKPOINT.finditer(text))
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        names = [line for line in text[m.end():end].splitlines() if line.strip()]
+        names = [line for line in text[m.end():end].splitlines() if line.strip() and line != MARKER]
         out[int(m.group(1))] = (float(m.group(2)), names)
     return out
 
