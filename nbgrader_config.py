@@ -28,6 +28,7 @@ c.OverwriteCells.add_missing_cells = True
 # functions are restored before every graded test cell. Execute.timeout above
 # still applies per cell (it is inherited by GradingExecute).
 c.Autograde.sanitize_preprocessors = [
+    "coursetools.plugins.sandbox.DropUntrustedFiles",  # symlinked notebook: invalid; links never kept (docs/security.md)
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "coursetools.plugins.sanitize.DropEmptyNbgraderMetadata",  # nbgrader 0.9 crashes on duplicated cells without it
@@ -43,6 +44,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "coursetools.plugins.sandbox.DropUntrustedFiles",  # before nbgrader's permission step
 ]
 c.CappedKernelManager.memory_limit_bytes = settings.KERNEL_MEMORY_LIMIT_BYTES
 c.CappedKernelManager.cpu_limit_s = settings.KERNEL_CPU_LIMIT_S

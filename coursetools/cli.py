@@ -44,6 +44,8 @@ def parser():
     p = sub.add_parser("grade", help="autograde every submission robustly, then print the grade report")
     _course_arguments(p)
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run grading kernels WITHOUT the sandbox (trusted submissions only; the report says so)")
     p.add_argument("--submission-timeout", type=float, default=SUBMISSION_TIMEOUT_S,
                    help="wall-clock seconds for one whole submission (default: %(default)s)")
 
@@ -55,6 +57,8 @@ def parser():
     from .grading.parallel import DEFAULT_RETRIES
 
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="extra attempts for a failed task (default: %(default)s)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run grading kernels WITHOUT the sandbox (trusted submissions only; the report says so)")
     p.add_argument("--submission-timeout", type=float, default=SUBMISSION_TIMEOUT_S,
                    help="wall-clock seconds for one whole submission (default: %(default)s)")
     p.add_argument("--json", help="also write the per-student outcomes (status, seconds, memory, worker) to this file")
@@ -86,7 +90,7 @@ def grade_parallel(args):
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
     rep = parallel.grade_parallel(Path(args.course), args.assignment, args.student, args.scheduler, args.workers,
-                                  args.submission_timeout, args.retries)
+                                  args.submission_timeout, args.retries, unsafe=args.unsafe_no_sandbox)
     for line in parallel.format_summary(rep):
         print(line)
     if args.json:
@@ -115,7 +119,7 @@ def run(args):
     elif args.command == "grade":
         from .grading.batch import grade_batch
 
-        grade_batch(course, args.assignment, args.student, args.submission_timeout)
+        grade_batch(course, args.assignment, args.student, args.submission_timeout, unsafe=args.unsafe_no_sandbox)
         print_report(course, args.assignment)
     elif args.command == "grade-parallel":
         return grade_parallel(args)

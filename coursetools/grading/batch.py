@@ -33,12 +33,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from . import untrusted
 from ..course import gradebook_url, tool_env
 from ..settings import SUBMISSION_TIMEOUT_S
 
@@ -131,9 +133,14 @@ def precheck(folder, notebooks, source_folder=None, release_folder=None):
     """
     folder = Path(folder)
     notes = []
+    if folder.is_symlink() or folder.parent.is_symlink():
+        return INVALID, f"the submission folder {folder.parent.name}/{folder.name}/ is a symbolic link", notes
     if not folder.is_dir():
         return MISSING, f"no submission folder {folder.name}/", notes
     for name in notebooks:
+        problem = untrusted.notebook_problem(folder, name)  # a symlink to a classmate's notebook, a fifo...
+        if problem:
+            return INVALID, problem, notes
         path = folder / name
         if not path.is_file():
             found = sorted(p.name for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -202,18 +209,55 @@ def run_in_group(cmd, cwd, timeout_s):
             os.killpg(proc.pid, signal.SIGKILL)  # nbgrader and the kernel it started
         except ProcessLookupError:
             pass
-        out, _ = proc.communicate()
+        try:  # a process outside the group may still hold the pipe: never wait for it
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe:
+                    pipe.close()
+            proc.wait()
+            out = ""
         return None, out
 
 
-def run_autograde(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S):
-    """Run nbgrader for one student; return ``(returncode or None on timeout, log text)``."""
+def run_autograde(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, submitted_dir=None, unsafe=False):
+    """Run nbgrader for one student; return ``(returncode or None on timeout, log text)``.
+
+    ``submitted_dir``: grade from this folder instead of ``submitted/`` (the
+    clean copy); ``unsafe``: kernels without the sandbox.
+    """
     cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={glob.escape(student)}", "--force"]
+    if submitted_dir:
+        cmd.append(f"--CourseDirectory.submitted_directory={submitted_dir}")
+    if unsafe:
+        cmd.append("--Sandbox.unsafe_no_sandbox=True")
     return run_in_group(cmd, course, timeout_s)
 
 
-def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, notebooks=None):
-    """Pre-check and autograde one submission; never raises for a bad submission."""
+UNSAFE_NOTE = "graded WITHOUT the sandbox (--unsafe-no-sandbox)"
+SANDBOX_LINE = re.compile(r"grading sandbox: .*")
+
+
+def check_sandbox(unsafe=False):
+    """Stop the batch with the reason when no grading sandbox can be made (unless ``unsafe``)."""
+    if unsafe:
+        return
+    from ..plugins.sandbox import SandboxUnavailable, check_available
+
+    try:
+        check_available()
+    except SandboxUnavailable as exc:
+        raise GradingError(str(exc)) from None
+
+
+def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, notebooks=None, unsafe=False):
+    """Pre-check and autograde one submission; never raises for a bad submission.
+
+    nbgrader grades a clean private copy of the submission (plain files
+    only: links, special and oversized files are dropped and noted); what is
+    left in ``autograded/`` afterwards is swept the same way.
+    """
     course = Path(course)
     t0 = time.perf_counter()
     notebooks = notebooks or expected_notebooks(course, assignment)
@@ -222,13 +266,24 @@ def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, n
     if status != GRADED:
         forget(course, assignment, student)
         return StudentResult(student, assignment, status, reason, notes, time.perf_counter() - t0)
-    code, log = run_autograde(course, assignment, student, timeout_s)
+    with tempfile.TemporaryDirectory(prefix="submission-") as clean:
+        notes += untrusted.describe(untrusted.safe_copy(folder, os.path.join(clean, student, assignment)))
+        code, log = run_autograde(course, assignment, student, timeout_s, clean, unsafe)
+    notes += [f"after grading: {d}" for d in untrusted.describe(
+        untrusted.sanitize(course / "autograded" / student / assignment))]
+    if unsafe:
+        notes.append(UNSAFE_NOTE)
     if code == 0:
         status = GRADED
     elif code is None:
         status, reason = TIMED_OUT, f"the submission ran past the {timeout_s:g} s limit for a whole notebook"
     elif DEAD_KERNEL.search(log):
         status, reason = KERNEL_DIED, "the kernel died while running the notebook (os._exit, a crash, or killed)"
+        why = SANDBOX_LINE.findall(log)
+        if why:
+            reason = why[-1][:300]
+    elif "CellTimeoutError" in log:  # the kernel ignored the interrupt after a cell's time limit
+        status, reason = TIMED_OUT, "a cell ran past its time limit and the kernel ignored the interrupt"
     else:
         status, reason = ERROR, _last_error_line(log)
     if status != GRADED:
@@ -285,15 +340,22 @@ def ensure_assignment(course, assignment):
                        f"run `nbgrader generate_assignment {assignment}` (or `python -m coursetools release`) first")
 
 
-def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_S, log=print):
-    """Grade ``students`` (default: every submission) one after the other; return their results."""
+def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_S, log=print, unsafe=False):
+    """Grade ``students`` (default: every submission) one after the other; return their results.
+
+    Every kernel runs in the grading sandbox; when none can be made the batch
+    stops with the reason (:class:`GradingError`), unless ``unsafe``.
+    """
     course = Path(course)
+    check_sandbox(unsafe)
+    if unsafe:
+        log("WARNING: grading WITHOUT the sandbox (--unsafe-no-sandbox): submissions run with your rights")
     ensure_assignment(course, assignment)
     notebooks = expected_notebooks(course, assignment)
     students = list(students) if students else students_of(course, assignment)
     results = []
     for i, student in enumerate(students, 1):
-        r = grade_student(course, assignment, student, timeout_s, notebooks)
+        r = grade_student(course, assignment, student, timeout_s, notebooks, unsafe)
         results.append(r)
         extra = f": {r.reason}" if r.reason else ""
         log(f"[{i}/{len(students)}] {student}: {r.status}{extra} ({r.seconds:.1f} s)")

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from ..course import gradebook_url, ignore_caches, make_course, run_nbgrader
 from ..settings import SUBMISSION_TIMEOUT_S
-from . import batch
+from . import batch, untrusted
 from .memory import PeakMemory
 
 DEFAULT_RETRIES = 2
@@ -99,7 +99,7 @@ def _read_scratch_gradebook(course, assignment, student):
         return stamp, grades, comments, flagged
 
 
-def grade_task(course, template, assignment, student, timeout_s, notebooks, attempt=1):
+def grade_task(course, template, assignment, student, timeout_s, notebooks, attempt=1, unsafe=False):
     """Grade one student in a scratch course of its own; runs on a Dask worker.
 
     ``course`` is the shared course folder (read only: ``submitted/<student>``
@@ -118,12 +118,18 @@ def grade_task(course, template, assignment, student, timeout_s, notebooks, atte
     try:
         shutil.copytree(template, scratch, dirs_exist_ok=True)
         src = course / "submitted" / student / assignment
-        if src.is_dir():  # a missing folder is reported by grade_student's pre-check
-            shutil.copytree(src, scratch / "submitted" / student / assignment, symlinks=True)
-        else:
+        dropped = []
+        status, reason, _ = batch.precheck(src, notebooks)  # a symlinked notebook is invalid, not missing
+        if status == batch.INVALID:
+            result = batch.StudentResult(student, assignment, status, reason)
+            return TaskOutcome(asdict(result), worker=worker, attempt=attempt)
+        if src.is_dir() and not src.is_symlink():  # plain files only (untrusted.py); never through a link
+            dropped = untrusted.describe(untrusted.safe_copy(src, scratch / "submitted" / student / assignment))
+        else:  # a missing folder is reported by grade_student's pre-check
             (scratch / "submitted" / student).mkdir(parents=True)
         with PeakMemory() as mem:
-            result = batch.grade_student(scratch, assignment, student, timeout_s, notebooks)
+            result = batch.grade_student(scratch, assignment, student, timeout_s, notebooks, unsafe)
+        result.notes[:0] = dropped
         outcome = TaskOutcome(asdict(result), worker=worker, attempt=attempt,
                               peak_tree_rss=mem.tree, peak_kernel_rss=mem.single)
         if result.graded:
@@ -250,7 +256,7 @@ class BatchReport:
 
 def grade_parallel(course, assignment, students=None, scheduler=None, workers=None,
                    timeout_s=SUBMISSION_TIMEOUT_S, retries=DEFAULT_RETRIES,
-                   progress=True, log=print, task=grade_task):
+                   progress=True, log=print, task=grade_task, unsafe=False):
     """Autograde ``students`` (default: every submission) of ``assignment`` on Dask.
 
     ``scheduler``: address of an existing Dask scheduler (``tcp://host:port``);
@@ -261,6 +267,7 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
     """
     course = Path(course).resolve()
     batch.ensure_assignment(course, assignment)
+    batch.check_sandbox(unsafe)
     notebooks = batch.expected_notebooks(course, assignment)
     students = list(students) if students else batch.students_of(course, assignment)
     t0 = time.perf_counter()
@@ -276,7 +283,7 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
 
         def submit(student, attempt):
             return client.submit(task, str(course), str(template), assignment, student, timeout_s, notebooks,
-                                 attempt, key=f"grade-{assignment}-{student}-{attempt}", pure=False)
+                                 attempt, **({"unsafe": True} if unsafe else {}), key=f"grade-{assignment}-{student}-{attempt}", pure=False)
 
         futures = {submit(s, 1): (s, 1) for s in students}
         bar = None
@@ -300,7 +307,13 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
                     continue
                 (bar.write if bar else log)(f"task for {student} failed {attempt} time(s): recorded as a grading error")
                 outcome = failed_outcome(assignment, student, attempt, exc)
-            merge_outcome(course, assignment, outcome)
+            try:
+                merge_outcome(course, assignment, outcome)
+            except (tarfile.TarError, OSError, ValueError) as exc:  # a bad folder fails its student, not the batch
+                batch.forget(course, assignment, student)
+                result = batch.StudentResult(student, assignment, batch.ERROR,
+                                             f"its graded folder could not be stored: {type(exc).__name__}: {exc}"[:300])
+                outcome = TaskOutcome(asdict(result), worker=outcome.worker, attempt=outcome.attempt)
             outcomes[student] = outcome
             if bar:
                 bar.update(1)

@@ -37,12 +37,14 @@ from traitlets import Bool, Integer
 
 from .. import settings
 from . import kernel_guard
+from .sandbox import SandboxedKernelMixin
 
 LAUNCHER = Path(__file__).resolve().parent / "kernel_launch.py"
 
 
-class CappedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start under ``setrlimit`` limits (see ``kernel_launch.py``)."""
+class CappedKernelManager(SandboxedKernelMixin, AsyncKernelManager):
+    """A kernel manager whose kernels start under ``setrlimit`` limits (see ``kernel_launch.py``),
+    in the grading sandbox (``sandbox.py``: bubblewrap, ``c.Sandbox.*``)."""
 
     memory_limit_bytes = Integer(settings.KERNEL_MEMORY_LIMIT_BYTES, help="RLIMIT_AS of the kernel in bytes (0: no limit)").tag(config=True)
     cpu_limit_s = Integer(settings.KERNEL_CPU_LIMIT_S, help="RLIMIT_CPU of the kernel in seconds (0: no limit)").tag(config=True)
@@ -51,14 +53,14 @@ class CappedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        return [
+        return self.sandbox_wrap([
             sys.executable, str(LAUNCHER),
             "--memory", str(int(self.memory_limit_bytes)),
             "--cpu", str(int(self.cpu_limit_s)),
             "--file-size", str(int(self.file_size_limit_bytes)),
             "--threads", str(int(self.blas_threads)),
             "--", *cmd,
-        ]
+        ])
 
 
 def is_graded_test(cell):

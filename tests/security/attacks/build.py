@@ -32,8 +32,10 @@ from tests.zoo import build as zoo
 
 ASSIGNMENT, NOTEBOOK = zoo.ASSIGNMENT, zoo.NOTEBOOK
 VICTIMS = ("aaa-victim", "zzz-victim")
-SOLVED, BLANK = "PPPPPPPP", "NNNNNNNN"
-NOT_GRADED = "--------"
+# What a solved and a blank notebook score, cell by cell: the zoo's table is the one place for it.
+SOLVED = next(e.cells for e in zoo.ZOO if e.name == "correct")
+BLANK = next(e.cells for e in zoo.ZOO if e.name == "untouched")
+NOT_GRADED = "-" * len(zoo.CELLS)
 
 SUBMISSION_TIMEOUT_S = 60  # the batch's wall-clock limit per submission in this suite
 ATTACK_CONFIG = """

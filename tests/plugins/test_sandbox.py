@@ -1,0 +1,343 @@
+"""The grading sandbox (coursetools/plugins/sandbox.py) and untrusted folders (coursetools/grading/untrusted.py).
+
+The quick tests check the command line and the folder handling; the slow ones
+start real sandboxed kernels (the grading kernel manager, as nbgrader does)
+and check, from inside, what a submission can and cannot do.
+"""
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursetools.grading import untrusted
+from coursetools.plugins import sandbox
+
+MiB = 1024**2
+
+
+def test_env_allow_list_drops_tokens_and_jupyter_variables():
+    launch_env = {"LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde", "JPY_PARENT_PID": "12",
+                  "JUPYTERHUB_API_TOKEN": "secret", "GITHUB_TOKEN": "secret", "AWS_SECRET_ACCESS_KEY": "secret",
+                  "HOME": "/root", "PATH": "/secret/bin", "PYTHONPATH": "/course"}
+    env = sandbox.sandbox_env(launch_env, extra=("MY_API_KEY", "COURSE_COLOUR"))
+    assert env == {"LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde"}
+
+
+def _command(tmp_path, **kw):
+    course = tmp_path / "course"
+    cwd = course / "submitted" / "alice" / "hw"
+    cwd.mkdir(parents=True)
+    (course / "source" / "hw" / "utils").mkdir(parents=True)
+    (course / "source" / "hw" / "data").mkdir()
+    (course / "source" / "hw" / "hw.ipynb").write_text("{}")
+    (course / "source" / "hw" / ".ipynb_checkpoints").mkdir()
+    conn = tmp_path / "conn"
+    conn.mkdir()
+    (conn / "kernel.json").write_text("{}")
+    launcher = str(Path(sandbox.__file__).with_name("kernel_launch.py"))
+    cmd = sandbox.bwrap_command([sys.executable, launcher, "--memory", "1", "--", sys.executable, "-m", "ipykernel_launcher"],
+                                cwd=str(cwd), connection_dir=str(conn), connection_file=str(conn / "kernel.json"),
+                                source_dir=str(course / "source" / "hw"), ignore=[".ipynb_checkpoints"],
+                                hidden=[str(course)], launch_env={"JPY_PARENT_PID": "1", "LANG": "C"},
+                                userns_fd=99 if os.geteuid() == 0 else None, **kw)
+    return cmd, course, cwd, conn
+
+
+def _pairs(cmd, flag):
+    return [(cmd[i + 1], cmd[i + 2]) for i, a in enumerate(cmd) if a == flag]
+
+
+def test_bwrap_command_isolates_the_kernel(tmp_path):
+    cmd, course, cwd, conn = _command(tmp_path)
+    sep = cmd.index("--")
+    opts = cmd[:sep]
+    for flag in ("--unshare-pid", "--unshare-net", "--die-with-parent", "--clearenv", "--new-session"):
+        assert flag in opts
+    uid = opts[opts.index("--uid") + 1]
+    if os.geteuid() == 0:  # root: bwrap sets up as root of a namespace mapping 65534; the launcher drops to it
+        assert uid == "0" and "--userns" in opts and cmd[cmd.index("--drop-to") + 1] == "65534"
+    else:
+        assert uid == "65534" and "--unshare-user" in opts and "--drop-to" not in cmd
+    # the course folder is never mounted; only the submission (read-only) and the trusted files are
+    sources = [s for s, _ in _pairs(opts, "--ro-bind") + _pairs(opts, "--bind")]
+    assert not any(s == str(course) or s == str(course / "source" / "hw") for s in sources)
+    assert (str(cwd), sandbox.INSIDE_SUBMISSION) in _pairs(opts, "--ro-bind")
+    assert (str(course / "source" / "hw" / "utils"), str(cwd / "utils")) in _pairs(opts, "--ro-bind")
+    assert (str(course / "source" / "hw" / "data"), str(cwd / "data")) in _pairs(opts, "--ro-bind")
+    assert not any(d.endswith(".ipynb") or ".ipynb_checkpoints" in d for _, d in _pairs(opts, "--ro-bind"))
+    assert _pairs(opts, "--bind") == [(str(conn), str(conn))]
+    # the working folder is a size-capped tmpfs, mounted after the submission's read-only copy
+    i = [j for j, a in enumerate(opts) if a == "--tmpfs" and opts[j + 1] == str(cwd)][0]
+    assert opts[i - 2] == "--size" and int(opts[i - 1]) == sandbox.SCRATCH_BYTES
+    assert opts.index(sandbox.INSIDE_SUBMISSION) < i
+    assert opts[opts.index("--chdir") + 1] == str(cwd) and ["--remount-ro", "/"] == opts[opts.index("--chdir") - 2:opts.index("--chdir")]
+    env = dict(_pairs(opts, "--setenv"))
+    assert env["HOME"] == str(cwd) and "JPY_PARENT_PID" not in env and env["LANG"] == "C"
+    # the launcher copies the submission into the scratch folder, skips the trusted entries, caps processes
+    tail = cmd[sep + 1:]
+    assert tail[tail.index("--scratch-into") + 1] == str(cwd)
+    assert sorted(tail[i + 1] for i, a in enumerate(tail) if a == "--scratch-skip") == ["data", "utils"]
+    assert int(tail[tail.index("--processes") + 1]) == sandbox.MAX_PROCESSES
+
+
+def test_missing_bwrap_says_why_and_what_to_do():
+    with pytest.raises(sandbox.SandboxUnavailable) as err:
+        sandbox.check_available("no-such-bwrap-here")
+    msg = str(err.value)
+    assert "not installed" in msg and "apt-get install bubblewrap" in msg and "--unsafe-no-sandbox" in msg
+
+
+# ----- untrusted folders ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile_folder(tmp_path):
+    secret = tmp_path / "secret.key"
+    secret.write_text("PRIVATE")
+    secret.chmod(0o600)
+    src = tmp_path / "sub"
+    (src / "data").mkdir(parents=True)
+    (src / "nb.ipynb").write_text("{}")
+    (src / "data" / "ok.txt").write_text("fine")
+    os.symlink(secret, src / "notes.txt")
+    os.symlink(tmp_path, src / "data" / "up")
+    os.mkfifo(src / "pipe")
+    (src / "shared.txt").write_text("x")
+    os.link(src / "shared.txt", tmp_path / "outside-link")
+    (src / "suid").write_text("x")
+    (src / "suid").chmod(0o4755)
+    with open(src / "big.bin", "wb") as f:
+        f.truncate(untrusted.MAX_FILE_BYTES + 1)
+    return src, secret
+
+
+def test_scan_names_every_untrusted_entry(hostile_folder):
+    src, _ = hostile_folder
+    found = {d.path: d.why for d in untrusted.scan(src)}
+    assert set(found) == {"notes.txt", "data/up", "pipe", "shared.txt", "suid", "big.bin"}
+    assert "symbolic link" in found["notes.txt"] and "fifo" in found["pipe"] and "hard link" in found["shared.txt"]
+    assert "set-user-id" in found["suid"] and "too large" in found["big.bin"]
+
+
+def test_safe_copy_keeps_plain_files_only_and_never_blocks(hostile_folder, tmp_path):
+    src, secret = hostile_folder
+    dest = tmp_path / "copy"
+    dropped = untrusted.safe_copy(src, dest)
+    assert {d.path for d in dropped} == {"notes.txt", "data/up", "pipe", "shared.txt", "suid", "big.bin"}
+    kept = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
+    assert kept == ["data", "data/ok.txt", "nb.ipynb"]
+    assert all(not (p.stat().st_mode & (stat.S_ISUID | stat.S_ISGID)) for p in dest.rglob("*"))
+    assert os.path.islink(src / "notes.txt")  # the source is not changed
+
+
+def test_sanitize_removes_links_without_touching_their_targets(hostile_folder):
+    src, secret = hostile_folder
+    dropped = untrusted.sanitize(src)
+    assert {d.path for d in dropped} == {"notes.txt", "data/up", "pipe", "shared.txt", "suid", "big.bin"}
+    assert sorted(str(p.relative_to(src)) for p in src.rglob("*")) == ["data", "data/ok.txt", "nb.ipynb"]
+    assert secret.read_text() == "PRIVATE" and stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
+def test_symlinked_notebook_is_an_invalid_submission(tmp_path):
+    (tmp_path / "victim.ipynb").write_text("{}")
+    os.symlink(tmp_path / "victim.ipynb", tmp_path / "hw.ipynb")
+    problem = untrusted.notebook_problem(tmp_path, "hw.ipynb")
+    assert "symbolic link" in problem and "invalid submission" in problem
+    assert untrusted.notebook_problem(tmp_path, "victim.ipynb") is None
+    assert untrusted.notebook_problem(tmp_path, "missing.ipynb") is None
+
+
+# ----- real sandboxed kernels ------------------------------------------------------------------
+
+
+def _course(tmp_path):
+    """A minimal course folder: source/hw/ with a trusted utils package, and alice's submission."""
+    course = tmp_path / "course"
+    (course / "source" / "hw" / "utils").mkdir(parents=True)
+    (course / "source" / "hw" / "utils" / "__init__.py").write_text("TRUSTED = True\n")
+    (course / "gradebook.db").write_text("not a real gradebook")
+    sub = course / "submitted" / "alice" / "hw"
+    (sub / "utils").mkdir(parents=True)
+    (sub / "utils" / "__init__.py").write_text("TRUSTED = False\n")
+    (sub / "notes.txt").write_text("my notes")
+    return course, sub
+
+
+def run_cells(course, cwd, cells, memory=1536 * MiB, **sandbox_config):
+    """Execute ``cells`` with the grading kernel manager in ``cwd``; return (outputs per cell, error or None, manager)."""
+    from nbclient import NotebookClient
+    from traitlets.config import Config
+
+    from coursetools.plugins.execute import CappedKernelManager
+
+    c = Config()
+    c.CourseDirectory.root = str(course)
+    c.CappedKernelManager.memory_limit_bytes = memory
+    for key, value in sandbox_config.items():
+        setattr(c.Sandbox, key, value)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(s)) for s in cells])
+    client = NotebookClient(nb, kernel_manager_class=CappedKernelManager, timeout=60, config=c, allow_errors=True,
+                            resources={"metadata": {"path": str(cwd)}})
+    error = None
+    try:
+        client.execute()
+    except Exception as exc:  # a dead kernel
+        error = exc
+    outs = []
+    for cell in nb.cells:
+        outs.append("".join(o.get("text", "") or str(o.get("evalue", "")) or str(o.get("data", "")) for o in cell.get("outputs", [])))
+    return outs, error, client
+
+
+@pytest.mark.slow
+def test_the_kernel_sees_only_its_copy_and_the_trusted_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "canary-token-1234")
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("secret")
+    monkeypatch.setenv("HOME", str(home))
+    course, sub = _course(tmp_path)
+    outs, error, _ = run_cells(course, sub, [
+        "import os; print(os.getuid(), os.getgid())",
+        "from utils import TRUSTED; print('trusted', TRUSTED)",
+        f"print(os.path.exists({str(course / 'gradebook.db')!r}), os.path.exists({str(home / '.ssh')!r}), "
+        f"os.path.exists({str(course / 'source')!r}))",
+        "print(sorted(os.listdir('.')), open('notes.txt').read())",
+        "print(sorted(k for k in os.environ if 'TOKEN' in k or k.startswith('JPY')))",
+        """
+        import socket
+        try:
+            socket.create_connection(('127.0.0.1', 9), timeout=2)
+        except OSError as e:
+            print('loopback', type(e).__name__)
+        try:
+            socket.create_connection(('1.1.1.1', 80), timeout=2)
+        except OSError as e:
+            print('internet', e.errno)
+        """,
+        "open('notes.txt', 'a').write(' changed'); open('new.txt', 'w').write('x');"
+        "open('utils/__init__.py', 'a')",
+    ])
+    assert error is None
+    assert outs[0].split() == ["65534", "65534"]
+    assert outs[1].strip() == "trusted True"
+    assert outs[2].split() == ["False", "False", "False"]
+    assert "'notes.txt'" in outs[3] and "my notes" in outs[3]
+    assert outs[4].strip() == "[]"
+    assert "loopback ConnectionRefusedError" in outs[5] and "internet 101" in outs[5]
+    assert "Read-only file system" in outs[6] or "Permission denied" in outs[6]
+    # nothing the kernel wrote came back
+    assert (sub / "notes.txt").read_text() == "my notes" and not (sub / "new.txt").exists()
+    assert (sub / "utils" / "__init__.py").read_text() == "TRUSTED = False\n"
+
+
+@pytest.mark.slow
+def test_scratch_space_and_processes_are_capped(tmp_path):
+    course, sub = _course(tmp_path)
+    outs, error, _ = run_cells(course, sub, [
+        """
+        import os
+        written = 0
+        try:
+            with open('big.bin', 'wb') as f:
+                for _ in range(64):
+                    f.write(b'x' * 2**20); written += 1
+        except OSError as e:
+            print('stopped after', written, 'MiB:', e.strerror)
+        """,
+        """
+        import subprocess, sys
+        code = "import os, time\\nn = 0\\ntry:\\n    while True:\\n        if os.fork() == 0:\\n            time.sleep(5); os._exit(0)\\n        n += 1\\nexcept OSError:\\n    print(n)"
+        print('children', subprocess.run([sys.executable, '-c', code], capture_output=True, text=True).stdout)
+        """,
+    ], scratch_bytes=8 * MiB)
+    assert error is None
+    assert "stopped after 7 MiB" in outs[0] or "stopped after 8 MiB" in outs[0], outs[0]
+    assert "No space left" in outs[0]
+    children = int(outs[1].split()[-1])
+    assert 0 < children < sandbox.MAX_PROCESSES
+
+
+@pytest.mark.slow
+def test_children_together_cannot_pass_the_memory_cap(tmp_path):
+    """Four children of 930 MiB each: every one is under the 1.5 GiB cap; together the watchdog stops them."""
+    course, sub = _course(tmp_path)
+    t0 = time.monotonic()
+    outs, error, client = run_cells(course, sub, [
+        """
+        import subprocess, sys, time
+        code = "import numpy as np, time; a = np.ones(930 * 2**20 // 8); time.sleep(60)"
+        procs = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(4)]
+        time.sleep(50)
+        print('still alive')
+        """,
+    ], memory=1536 * MiB)
+    assert error is not None and "died" in str(error).lower()
+    assert "still alive" not in outs[0]
+    assert time.monotonic() - t0 < 45
+
+
+def _survivors(marker):
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        if any(marker in part for part in (p.info["cmdline"] or [])):
+            found.append(p.pid)
+    return found
+
+
+@pytest.mark.slow
+def test_no_process_of_the_submission_outlives_its_kernel(tmp_path):
+    course, sub = _course(tmp_path)
+    marker = f"daemon-{uuid.uuid4().hex}"
+    outs, error, _ = run_cells(course, sub, [
+        f"""
+        import subprocess, os, signal
+        # a setsid daemon that ignores SIGTERM/SIGHUP and holds the kernel's stdout
+        subprocess.Popen(['sh', '-c', 'trap "" TERM HUP INT; exec sleep 300 {marker}'], start_new_session=True)
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execvp('sleep', ['sleep', '301', '{marker}'])
+            os._exit(0)
+        print('started')
+        """,
+    ])
+    assert error is None and "started" in outs[0]
+    deadline = time.monotonic() + 5
+    while _survivors(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _survivors(marker) == []
+
+
+@pytest.mark.slow
+def test_unsafe_mode_runs_without_the_sandbox(tmp_path):
+    course, sub = _course(tmp_path)
+    outs, error, _ = run_cells(course, sub, ["import os; print(os.getuid(), os.path.exists(%r))" % str(course)],
+                               unsafe_no_sandbox=True)
+    assert error is None
+    assert outs[0].split() == [str(os.getuid()), "True"]
+
+
+def test_the_batch_stops_when_no_sandbox_can_be_made(monkeypatch, tmp_path):
+    from coursetools.grading import batch
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH
+    sandbox.check_available.cache_clear()
+    try:
+        with pytest.raises(batch.GradingError) as err:
+            batch.check_sandbox()
+        assert "bubblewrap" in str(err.value) and "--unsafe-no-sandbox" in str(err.value)
+        batch.check_sandbox(unsafe=True)  # the explicit escape hatch
+    finally:
+        sandbox.check_available.cache_clear()

@@ -1,0 +1,90 @@
+"""grade-parallel with untrusted folders: a bad folder fails its own student, never the batch.
+
+A small class on a real LocalCluster (one worker): a correct student, a
+submitted notebook that is a symlink to the correct student's notebook, a
+submission holding a fifo and a symlink, and a student whose task returns an
+``autograded/`` archive with an absolute symlink and a path out of the folder
+(what a compromised or buggy worker could send back).
+"""
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from coursetools.grading import batch, parallel, untrusted
+from tests.security.attacks import build as attacks
+from tests.zoo import build as zoo
+
+pytestmark = pytest.mark.slow
+
+EVIL = "evil-archive"
+
+
+def _evil_tar():
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        link = tarfile.TarInfo("leak")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+        data = b"owned"
+        up = tarfile.TarInfo("../../../outside.txt")
+        up.size = len(data)
+        tar.addfile(up, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def evil_task(course, template, assignment, student, *args, **kwargs):
+    if student != EVIL:
+        return parallel.grade_task(course, template, assignment, student, *args, **kwargs)
+    outcome = parallel.grade_task(course, template, assignment, "correct", *args, **kwargs)
+    outcome.result["student"] = EVIL
+    outcome.autograded_tar = _evil_tar()
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("parallel-untrusted")
+    course = zoo.make_course(base / "course")
+    release_dir = course / "release" / zoo.ASSIGNMENT
+    import json
+    import shutil
+
+    import nbformat
+
+    release_nb = nbformat.read(release_dir / zoo.NOTEBOOK, as_version=4)
+    source_nb = nbformat.read(course / "source" / zoo.ASSIGNMENT / zoo.NOTEBOOK, as_version=4)
+    for name in ("correct", "symlinked-notebook", "fifo-and-link", EVIL):
+        folder = course / "submitted" / name / zoo.ASSIGNMENT
+        shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+        nbformat.write(zoo.filled(release_nb, source_nb), folder / zoo.NOTEBOOK)
+    folder = course / "submitted" / "symlinked-notebook" / zoo.ASSIGNMENT
+    (folder / zoo.NOTEBOOK).unlink()
+    os.symlink(course / "submitted" / "correct" / zoo.ASSIGNMENT / zoo.NOTEBOOK, folder / zoo.NOTEBOOK)
+    home = attacks.make_home(base / "home")
+    folder = course / "submitted" / "fifo-and-link" / zoo.ASSIGNMENT
+    os.mkfifo(folder / "pipe")
+    os.symlink(home / ".ssh" / "id_rsa", folder / "notes.txt")
+    rep = parallel.grade_parallel(course, zoo.ASSIGNMENT, workers=1, retries=0, progress=False,
+                                  log=lambda *a: None, task=evil_task)
+    return {"course": course, "base": base, "by": {r.student: r for r in rep.results}, "_": json}
+
+
+def test_a_bad_archive_fails_only_its_student(graded):
+    by, course = graded["by"], graded["course"]
+    assert by["correct"].status == batch.GRADED
+    assert by[EVIL].status == batch.ERROR and "could not be stored" in by[EVIL].reason
+    assert not (course / "autograded" / EVIL / zoo.ASSIGNMENT).exists()
+    assert not (graded["base"] / "outside.txt").exists() and not (course / "outside.txt").exists()
+
+
+def test_untrusted_submissions_in_parallel(graded):
+    by, course = graded["by"], graded["course"]
+    assert by["symlinked-notebook"].status == batch.INVALID and "symbolic link" in by["symlinked-notebook"].reason
+    r = by["fifo-and-link"]
+    assert r.status == batch.GRADED
+    assert any("pipe" in n and "fifo" in n for n in r.notes) and any("notes.txt" in n for n in r.notes)
+    assert untrusted.scan(course / "autograded") == []
+    assert not (course / "autograded" / "fifo-and-link" / zoo.ASSIGNMENT / "notes.txt").exists()
