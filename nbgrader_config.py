@@ -24,8 +24,9 @@ c.OverwriteCells.add_missing_cells = True
 
 # --- Caps for grading kernels (coursetools/plugins/execute.py; docs/grading.md) ---
 # GradingExecute replaces nbgrader's Execute: kernels start under setrlimit
-# limits, output per cell is capped, and monkeypatched numpy/builtins/utils
-# functions are restored before every graded test cell. Execute.timeout above
+# limits, output per cell is capped, and during autograde every graded test
+# cell runs in the grader, calling the student's functions in the kernel with
+# plain data (docs/grading.md, "Trusted verdicts"). Execute.timeout above
 # still applies per cell (it is inherited by GradingExecute).
 c.Autograde.sanitize_preprocessors = [
     "coursetools.plugins.sandbox.DropUntrustedFiles",  # symlinked notebook: invalid; links never kept (docs/security.md)
@@ -51,7 +52,7 @@ c.CappedKernelManager.cpu_limit_s = settings.KERNEL_CPU_LIMIT_S
 c.CappedKernelManager.file_size_limit_bytes = settings.KERNEL_FILE_SIZE_LIMIT_BYTES
 c.CappedKernelManager.blas_threads = settings.KERNEL_BLAS_THREADS
 c.GradingExecute.max_output_bytes = settings.MAX_OUTPUT_BYTES
-c.GradingExecute.guard_tests = True
+c.GradingExecute.trusted_tests = True  # graded tests run in the grader (autograde only; Validate unchanged)
 
 # --- Feedback without hidden tests (coursetools/plugins/feedback.py) ---
 # The notebook's figures (images/ next to it) go inside the feedback HTML: release_feedback sends the .html only.

@@ -1,4 +1,4 @@
-"""Caps for grading kernels: memory, CPU, output size, and the monkeypatch guard.
+"""Caps for grading kernels (memory, CPU, output size) and trusted verdicts.
 
 nbgrader runs each submission with its ``Execute`` preprocessor. The course's
 ``nbgrader_config.py`` replaces it with :class:`GradingExecute`, which
@@ -14,10 +14,11 @@ nbgrader runs each submission with its ``Execute`` preprocessor. The course's
   or sent) and in the grader (other outputs); a note says the output was cut.
   A cell printing hundreds of megabytes fills neither memory nor the
   autograded notebook;
-- runs :mod:`coursetools.plugins.kernel_guard` in the kernel: before every graded
-  test cell it restores the numpy/builtins/utils functions a submission may
-  have replaced, and records what it restored in the cell's metadata
-  (``metadata.grading.restored``), which the grade report shows.
+- during ``nbgrader autograde`` runs every graded test cell in the grader, not in the
+  kernel, and calls the student's functions in the kernel with plain data
+  (:mod:`coursetools.plugins.trusted_tests`, docs/grading.md "Trusted verdicts");
+  it installs :mod:`coursetools.plugins.kernel_stub` in every kernel (the
+  kernel-side output cap and the calls' receiver).
 
 The wall-clock limit per cell is nbgrader's own ``Execute.timeout`` (with
 ``interrupt_on_timeout``): the cell is interrupted and grading goes on with the
@@ -30,13 +31,12 @@ import sys
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Integer
 
 from .. import settings
-from . import kernel_guard
+from .trusted_tests import TrustedTestsMixin
 from .sandbox import SandboxedKernelMixin
 
 LAUNCHER = Path(__file__).resolve().parent / "kernel_launch.py"
@@ -63,12 +63,6 @@ class CappedKernelManager(SandboxedKernelMixin, AsyncKernelManager):
         ])
 
 
-def is_graded_test(cell):
-    """True for a code cell that nbgrader grades automatically (a test cell)."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 def _message_size(msg):
     content = msg.get("content", {})
     if msg.get("msg_type") == "stream":
@@ -77,11 +71,10 @@ def _message_size(msg):
     return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
 
 
-class GradingExecute(Execute):
-    """nbgrader's ``Execute`` with capped kernels, capped output and the monkeypatch guard."""
+class GradingExecute(TrustedTestsMixin, Execute):
+    """nbgrader's ``Execute`` with capped kernels, capped output, and graded tests run in the grader."""
 
     max_output_bytes = Integer(settings.MAX_OUTPUT_BYTES, help="output kept per cell, in bytes (-1: no limit)").tag(config=True)
-    guard_tests = Bool(True, help="restore monkeypatched numpy/builtins/utils functions before each graded test cell").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", CappedKernelManager)
@@ -91,29 +84,10 @@ class GradingExecute(Execute):
     def _reset(self):
         self._output_bytes = {}
         self._truncated = set()
-        self._guard_installed = False
 
     def preprocess(self, nb, resources=None, km=None):
         self._reset()
         return super().preprocess(nb, resources, km)
-
-    async def _silent(self, code, cell, user_expressions=None):
-        msg_id = self.kc.execute(code, silent=True, store_history=False, user_expressions=user_expressions or {})
-        return await self.async_wait_for_reply(msg_id, cell)
-
-    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        if cell.get("cell_type") == "code" and cell.source.strip() and self.guard_tests:
-            if not self._guard_installed:
-                self._guard_installed = True
-                await self._silent(kernel_guard.install_code(self.max_output_bytes), cell)
-            if is_graded_test(cell):
-                reply = await self._silent(kernel_guard.RESTORE_CODE, cell, {"last": kernel_guard.LAST_EXPR})
-                restored = _restored_names(reply)
-                if restored:
-                    cell.metadata.setdefault("grading", {})["restored"] = restored
-        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-
-    execute_cell = run_sync(async_execute_cell)
 
     def output(self, outs, msg, display_id, cell_index):
         if self.max_output_bytes < 0 or msg.get("msg_type") == "error":
@@ -130,22 +104,3 @@ class GradingExecute(Execute):
                                 text=f"\n[grader: output cut, this cell printed more than {self.max_output_bytes} bytes]\n")
             outs.append(note)
         return None
-
-
-def _restored_names(reply):
-    """The list the guard reported in ``user_expressions`` (empty when it could not run)."""
-    broken = ["(the grading guard could not run: the submission removed or broke it)"]
-    if not reply or reply.get("content", {}).get("status") != "ok":
-        return broken
-    try:
-        expr = reply["content"]["user_expressions"]["last"]
-        if expr.get("status") != "ok":
-            return broken
-        text = expr["data"]["text/plain"]
-    except (KeyError, TypeError):
-        return []
-    import ast
-    try:
-        return [str(x) for x in ast.literal_eval(text)]
-    except (ValueError, SyntaxError):
-        return [text]

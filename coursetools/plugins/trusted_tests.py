@@ -59,7 +59,6 @@ import io
 import os
 import secrets
 import sys
-import time
 import traceback
 import types
 from dataclasses import dataclass, field

@@ -1,5 +1,5 @@
 """The nbgrader plugins one by one: the kernel launcher and its caps, the grading executor, the
-monkeypatch guard, feedback without hidden tests, the sanitizing step (fast; the zoo runs them together)."""
+kernel stub, feedback without hidden tests, the sanitizing step (fast; the zoo runs them together)."""
 
 import json
 import subprocess
@@ -10,7 +10,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from traitlets.config import Config
 
 from coursetools.grading.report import _error_status
-from coursetools.plugins import kernel_guard
+from coursetools.plugins import kernel_stub
 from coursetools.plugins.execute import LAUNCHER, CappedKernelManager, GradingExecute
 from coursetools.plugins.feedback import PLACEHOLDER_FRAME, PLACEHOLDER_SOURCE, hide_in_cell, hidden_lines, scan_for_leaks
 from coursetools.plugins.sanitize import DropEmptyNbgraderMetadata
@@ -39,15 +39,15 @@ def test_launcher_requires_a_command():
     assert proc.returncode != 0 and "no kernel command" in proc.stderr
 
 
-def test_grading_execute_caps_output_memory_time_and_undoes_monkeypatches(tmp_path):
+def test_grading_execute_caps_output_memory_and_time(tmp_path):
     nb = new_notebook(cells=[
         new_code_cell("import numpy as np\nfor _ in range(50):\n    print('x' * 100_000)"),
         new_code_cell("def grow(xs):\n    while True:\n        xs = xs + xs\ngrow(list(range(1000)))"),
-        new_code_cell("np.allclose = lambda *a, **k: True\nnp.random.seed = lambda *a: None"),
+        new_code_cell("x = 1"),
         graded_cell("test-real", "np.random.seed(0)\nassert not np.allclose(np.random.rand(3), 7.0)\nprint('ok')"),
         new_code_cell("while True:\n    pass"),
         new_code_cell("print('after the timeout')"),
-        new_code_cell("import sys\ndel sys.modules['_course_grading_guard']"),
+        new_code_cell("import sys\ndel sys.modules['_course_grading']"),
         graded_cell("test-after", "print('still graded')"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -60,40 +60,9 @@ def test_grading_execute_caps_output_memory_time_and_undoes_monkeypatches(tmp_pa
     assert 200_000 <= len(printed) < 201_000 and "[grader: output cut" in printed
     assert _error_status(nb.cells[1].outputs)[0] == "out of memory"
     assert [o.get("text") for o in nb.cells[3].outputs] == ["ok\n"]
-    assert set(nb.cells[3].metadata["grading"]["restored"]) >= {"numpy.allclose", "numpy.random.seed"}
     assert _error_status(nb.cells[4].outputs)[0] == "timed out"
     assert nb.cells[5].outputs[0]["text"] == "after the timeout\n"
-    assert "could not run" in nb.cells[7].metadata["grading"]["restored"][0]
     assert nb.cells[7].outputs[0]["text"] == "still graded\n"
-
-
-def test_guard_restores_module_functions_and_notebook_bindings():
-    import numpy
-
-    real_allclose, real_seed = numpy.allclose, numpy.random.seed
-    guard = kernel_guard.install()
-    ns = {"np": numpy}
-    try:
-        numpy.allclose = lambda *a, **k: True
-        numpy.random.seed = lambda *a, **k: None
-        ns["np"] = object()
-        done = guard.restore(ns)
-        assert numpy.allclose is real_allclose and numpy.random.seed is real_seed and ns["np"] is numpy
-        assert set(done) >= {"numpy.allclose", "numpy.random.seed", "np"}
-        assert guard.restore(ns) == []  # nothing left to restore
-    finally:
-        numpy.allclose, numpy.random.seed = real_allclose, real_seed
-        sys.modules.pop(kernel_guard.GUARD_MODULE, None)
-    assert np.allclose([1.0], [1.0 + 1e-12])
-
-
-def test_capped_write_keeps_the_budget_then_one_note():
-    seen = []
-    write = kernel_guard.capped_write(seen.append, 10, "[cut]")
-    write("12345")
-    write("67890abc")
-    write("more")
-    assert "".join(seen) == "1234567890[cut]"
 
 
 HIDDEN_CELL = '''"""Check f."""
