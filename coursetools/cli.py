@@ -38,6 +38,8 @@ def parser():
     p = sub.add_parser("release", help="copy utils/data into source/ and build release/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     sub.add_parser("demo", help="build the release, autograde sample submissions (solution, blank, broken), print the report")
+    p = sub.add_parser("figures", help="draw the Dinosaurus Island notebook's teaching figures (coursetools/figures.py)")
+    p.add_argument("--out", help="folder for the PNG files (default: source/dinosaurus_island/images/)")
     for verb, (module, text) in TRAINING.items():  # main() hands their arguments to the script untouched
         sub.add_parser(verb, help=f"{text} (python -m training.{module})", add_help=False)
 
@@ -112,6 +114,10 @@ def run(args):
         from .demo import run as run_demo
 
         run_demo()
+    elif args.command == "figures":
+        from .figures import main as draw_figures
+
+        return draw_figures(["--out", args.out] if args.out else [])
     elif args.command in TRAINING:
         # training/ lives beside the package, not in it: run it as a module from the repository root.
         module = f"training.{TRAINING[args.command][0]}"

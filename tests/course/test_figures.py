@@ -81,3 +81,10 @@ def test_feedback_html_carries_the_figures_inside():
     assert len(sources) == len(figures.FIGURES)
     for alt, src in sources:
         assert src.startswith("data:image/png;base64,"), f"the figure {alt[:40]!r}... is linked, not embedded"
+
+
+def test_the_course_command_has_a_figures_verb(tmp_path, capsys):
+    from coursetools.cli import main
+
+    assert main(["figures", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(figures.FIGURES)
