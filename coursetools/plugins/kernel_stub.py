@@ -169,6 +169,12 @@ def restore():
         if key in ns and ns[key] is not value:
             ns[key] = value
             done.append(key)
+    for attr in ("last_type", "last_value", "last_traceback", "last_exc"):  # frees what a failed cell held
+        if hasattr(sys, attr):
+            try:
+                delattr(sys, attr)
+            except AttributeError:
+                pass
     return done
 
 
