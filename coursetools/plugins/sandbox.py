@@ -79,6 +79,7 @@ TMP_BYTES = 64 * MiB  # /tmp and /dev/shm inside the sandbox, each
 MAX_PROCESSES = 64  # tasks (processes and threads) of one sandbox: RLIMIT_NPROC
 CONNECTION_DIR_BYTES = 8 * MiB  # its connection folder: sockets, and the kernel's own stdout/stderr (kernel.log)
 WATCH_INTERVAL_S = 0.05
+WATCH_SLACK_BYTES = 64 * MiB  # bwrap's own processes, over the cap (one process alone is held by RLIMIT_AS)
 MIN_KERNEL = (5, 14)  # RLIMIT_NPROC counted per user namespace (ucounts)
 
 # System folders the sandbox sees, read-only (a symlink such as /bin -> usr/bin is recreated as a symlink).
@@ -373,7 +374,7 @@ class Watchdog(threading.Thread):
                 return
             self.peak = max(self.peak, rss)
             why = None
-            if self.memory_bytes and rss > self.memory_bytes:
+            if self.memory_bytes and rss > self.memory_bytes + WATCH_SLACK_BYTES:
                 why = (f"grading sandbox: the submission's processes used {rss / MiB:.0f} MiB together, "
                        f"past the {self.memory_bytes / MiB:.0f} MiB cap: kernel stopped")
             elif self.folder and self._folder_bytes() > self.folder_bytes:

@@ -172,7 +172,7 @@ def _course(tmp_path):
     return course, sub
 
 
-def run_cells(course, cwd, cells, memory=1536 * MiB, **sandbox_config):
+def run_cells(course, cwd, cells, memory=1536 * MiB, timeout=60, **sandbox_config):
     """Execute ``cells`` with the grading kernel manager in ``cwd``; return (outputs per cell, error or None, manager)."""
     from nbclient import NotebookClient
     from traitlets.config import Config
@@ -185,8 +185,8 @@ def run_cells(course, cwd, cells, memory=1536 * MiB, **sandbox_config):
     for key, value in sandbox_config.items():
         setattr(c.Sandbox, key, value)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(s)) for s in cells])
-    client = NotebookClient(nb, kernel_manager_class=CappedKernelManager, timeout=60, config=c, allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(nb, kernel_manager_class=CappedKernelManager, timeout=timeout, config=c, allow_errors=True,
+                            interrupt_on_timeout=True, resources={"metadata": {"path": str(cwd)}})
     error = None
     try:
         client.execute()
@@ -284,6 +284,15 @@ def test_children_together_cannot_pass_the_memory_cap(tmp_path):
     assert error is not None and "died" in str(error).lower()
     assert "still alive" not in outs[0]
     assert time.monotonic() - t0 < 45
+
+
+@pytest.mark.slow
+def test_a_cell_past_its_time_limit_is_interrupted_by_message(tmp_path):
+    """interrupt_mode 'message': the sandboxed kernel stops the cell; the next cell runs in the same kernel."""
+    course, sub = _course(tmp_path)
+    outs, error, _ = run_cells(course, sub, ["x = 41", "import time\ntime.sleep(60)", "print(x + 1)"], timeout=3)
+    assert error is None
+    assert "42" in outs[2]
 
 
 def _survivors(marker):
