@@ -54,19 +54,31 @@ c.CappedKernelManager.blas_threads = settings.KERNEL_BLAS_THREADS
 c.GradingExecute.max_output_bytes = settings.MAX_OUTPUT_BYTES
 c.GradingExecute.trusted_tests = True  # graded tests run in the grader (autograde only; Validate unchanged)
 
-# --- Feedback without hidden tests (coursetools/plugins/feedback.py) ---
-# The notebook's figures (images/ next to it) go inside the feedback HTML: release_feedback sends the .html only.
-c.HTMLExporter.embed_images = True
+# --- Feedback (coursetools/plugins/feedback.py, feedback_sanitize.py; docs/security.md) ---
+# SanitizeFeedback comes first: it needs the hidden tests' source to remove other outputs that show them
+# (base64 and other encodings too); then HideHiddenTests removes the hidden tests. The course's feedback
+# template (test cells named, long messages wrapped, nothing loaded from a CDN) is found before nbgrader's;
+# student HTML passes the course_clean_html filter. nbgrader copies every file the kernel left next to the
+# notebook into feedback/: the post-convert hook keeps only the notebooks' HTML.
+from coursetools.plugins import feedback_sanitize  # noqa: E402
+
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "coursetools.plugins.feedback_sanitize.SanitizeFeedback",
     "coursetools.plugins.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+c.GenerateFeedback.post_convert_hook = "coursetools.plugins.feedback_sanitize.keep_only_notebook_html"
+c.HTMLExporter.extra_template_basedirs = feedback_sanitize.template_basedirs()
+c.HTMLExporter.filters = feedback_sanitize.FILTERS
 
-# --- LMS downloads: `nbgrader zip_collect <assignment>` (docs/grading.md) ---
+# --- LMS downloads: `nbgrader zip_collect <assignment>` (coursetools/grading/zip_collect.py; docs/grading.md) ---
+# Safe extraction (regular files only, mode 0644, nothing outside extracted/, no nested archives, size and
+# count caps) and collection (student ids and file names validated; of several uploads the latest is kept).
 # Canvas-style file names inside the zip in downloaded/<assignment>/archive/:
-#   <login>_[LATE_]<user id>_<submission id>_<original name>[-<n>].ipynb
-c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
-c.FileNameCollectorPlugin.named_regexp = (
-    r".*/(?P<student_id>[A-Za-z0-9.\-]+)_(?:LATE_|late_)?\d+_\d+_(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$"
+#   <login>_[LATE_]<user id>_<submission id>_<original name>[-<n>].ipynb   (-<n>: the n-th re-upload)
+c.ZipCollectApp.extractor_plugin = "coursetools.grading.zip_collect.SafeExtractorPlugin"
+c.ZipCollectApp.collector_plugin = "coursetools.grading.zip_collect.SafeCollectorPlugin"
+c.SafeCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[^/_]+)_(?:LATE_|late_)?\d+_\d+_(?P<file_id>[^/]+?)(?:-(?P<upload>\d+))?\.ipynb$"
 )

@@ -353,10 +353,14 @@ def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_
     ensure_assignment(course, assignment)
     notebooks = expected_notebooks(course, assignment)
     students = list(students) if students else students_of(course, assignment)
+    from .gradebook_guard import GradebookGuard  # the gradebook is written only by the grader
+
+    guard = GradebookGuard(course, assignment).start()
     results = []
     for i, student in enumerate(students, 1):
         r = grade_student(course, assignment, student, timeout_s, notebooks, unsafe)
         results.append(r)
+        guard.check(student)
         extra = f": {r.reason}" if r.reason else ""
         log(f"[{i}/{len(students)}] {student}: {r.status}{extra} ({r.seconds:.1f} s)")
     write_statuses(course, assignment, results)

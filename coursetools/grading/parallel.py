@@ -6,9 +6,10 @@ Dask cluster:
 
 * a :class:`distributed.LocalCluster` on this machine by default (one worker
   process per CPU core), or an existing cluster with ``--scheduler
-  tcp://host:port`` (a department's Dask cluster, or Slurm/PBS through
-  ``dask-jobqueue``). Workers must see the course folder at the same path (a
-  shared filesystem) and run the course's Python environment.
+  tls://host:port`` (a department's Dask cluster, or Slurm/PBS through
+  ``dask-jobqueue``; TLS with certificates only: :mod:`coursetools.grading.dask_security`).
+  Workers must see the course folder at the same path (a shared filesystem)
+  and run the course's Python environment with ``coursetools`` installed.
 * **Isolation**: every student is graded by :func:`coursetools.grading.batch.grade_student`
   (the same function as the sequential ``grade`` command: pre-checks, one
   ``nbgrader autograde --student``, statuses) inside a scratch course of its
@@ -42,6 +43,7 @@ from pathlib import Path
 from ..course import gradebook_url, ignore_caches, make_course, run_nbgrader
 from ..settings import SUBMISSION_TIMEOUT_S
 from . import batch, untrusted
+from .gradebook_guard import GradebookGuard
 from .memory import PeakMemory
 
 DEFAULT_RETRIES = 2
@@ -227,19 +229,36 @@ def failed_outcome(assignment, student, attempts, error):
     return TaskOutcome(asdict(result), attempt=attempts)
 
 
-def _client(scheduler, workers):
+def cluster_security(scheduler, tls=None):
+    """The :class:`distributed.Security` of the batch: temporary credentials for a local cluster; for an
+    external ``scheduler``, TLS with the client's certificates ``tls`` (or :class:`ParallelGradingError`)."""
+    try:
+        from .dask_security import InsecureScheduler, external_security, local_security
+    except ImportError:
+        raise ParallelGradingError("Dask distributed is not installed: pip install 'distributed'") from None
+    if not scheduler:
+        return local_security()
+    try:
+        return external_security(scheduler, tls)
+    except InsecureScheduler as exc:
+        raise ParallelGradingError(str(exc)) from None
+
+
+def _client(scheduler, workers, security):
+    """A client of the external ``scheduler``, or of a new local cluster; both speak only mutual TLS."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ParallelGradingError("Dask distributed is not installed: pip install 'distributed'") from None
     if scheduler:
         try:
-            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
-        except OSError as exc:
-            raise ParallelGradingError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            return Client(scheduler, timeout=CONNECT_TIMEOUT, security=security), None
+        except (OSError, TimeoutError) as exc:
+            raise ParallelGradingError(f"cannot reach the Dask scheduler at {scheduler} with these certificates: "
+                                       f"{exc}") from None
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           memory_limit=0, dashboard_address=None)
-    return Client(cluster), cluster
+                           memory_limit=0, dashboard_address=None, protocol="tls://", security=security)
+    return Client(cluster, security=security), cluster
 
 
 @dataclass
@@ -256,22 +275,25 @@ class BatchReport:
 
 def grade_parallel(course, assignment, students=None, scheduler=None, workers=None,
                    timeout_s=SUBMISSION_TIMEOUT_S, retries=DEFAULT_RETRIES,
-                   progress=True, log=print, task=grade_task, unsafe=False):
+                   progress=True, log=print, task=grade_task, tls=None, unsafe=False):
     """Autograde ``students`` (default: every submission) of ``assignment`` on Dask.
 
-    ``scheduler``: address of an existing Dask scheduler (``tcp://host:port``);
+    ``scheduler``: address of an existing Dask scheduler (``tls://host:port``, with the
+    client's certificates ``tls``, a :class:`~coursetools.grading.dask_security.TLSFiles`);
     default: a :class:`~distributed.LocalCluster` with ``workers`` processes
     (default: one per CPU core). ``retries``: extra attempts for a task that
     raises. Returns a :class:`BatchReport`; the gradebook, ``autograded/`` and
     the status file are updated as with ``python -m coursetools grade``.
     """
     course = Path(course).resolve()
+    security = cluster_security(scheduler, tls)  # before anything else: refuse tcp:// at once
     batch.ensure_assignment(course, assignment)
     batch.check_sandbox(unsafe)
     notebooks = batch.expected_notebooks(course, assignment)
     students = list(students) if students else batch.students_of(course, assignment)
+    guard = GradebookGuard(course, assignment).start()  # the gradebook is written only by the grader
     t0 = time.perf_counter()
-    client, cluster = _client(scheduler, workers)
+    client, cluster = _client(scheduler, workers, security)
     outcomes, retried = {}, []
     try:
         from distributed import as_completed
@@ -314,6 +336,7 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
                 result = batch.StudentResult(student, assignment, batch.ERROR,
                                              f"its graded folder could not be stored: {type(exc).__name__}: {exc}"[:300])
                 outcome = TaskOutcome(asdict(result), worker=outcome.worker, attempt=outcome.attempt)
+            guard.check(student)
             outcomes[student] = outcome
             if bar:
                 bar.update(1)

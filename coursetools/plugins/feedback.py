@@ -176,16 +176,23 @@ def _whole(line):
 
 
 def scan_for_leaks(paths, secrets):
-    """``[(path, secret line)]`` for every secret line visible in one of the HTML/notebook files."""
+    """``[(path, secret line)]`` for every secret line visible in one of the HTML/notebook files.
+
+    Plain lines are looked for in the visible text; encoded ones (base64 in any alignment, URL-safe,
+    wrapped; hex; reversed; ROT13: :func:`coursetools.plugins.feedback_sanitize.find_encoded`) in the
+    whole file, attributes included, and reported as ``"<line> (<encoding>)"``.
+    """
+    from .feedback_sanitize import find_encoded
+
     leaks = []
     # whole lines only: "_history = []" (hidden) must not match inside "loss_history = []" (public)
     needles = [(s, _whole(_SPACE.sub(" ", s))) for s in secrets]
     for path in paths:
-        text = notebook_text(path) if str(path).endswith(".ipynb") else \
-            visible_text(open(path, encoding="utf-8", errors="replace").read())
-        for raw, needle in needles:
-            if needle.search(text):
-                leaks.append((str(path), raw))
+        raw_text = open(path, encoding="utf-8", errors="replace").read()
+        text = notebook_text(path) if str(path).endswith(".ipynb") else visible_text(raw_text)
+        plain = [raw for raw, needle in needles if needle.search(text)]
+        leaks += [(str(path), raw) for raw in plain]
+        leaks += [(str(path), f"{raw} ({how})") for raw, how in find_encoded(raw_text, secrets) if raw not in plain]
     return leaks
 
 
@@ -197,8 +204,13 @@ def generate_feedback(course, assignment):
 
     course = Path(course)
     run_nbgrader(["generate_feedback", assignment, "--force"], course)
-    files = sorted(course.glob(f"feedback/*/{assignment}/*.html"))
-    leaks = scan_for_leaks(files, secret_lines(course, assignment))
+    pages = {p.stem + ".html" for p in (course / "source" / assignment).glob("*.ipynb")}
+    folders = sorted(course.glob(f"feedback/*/{assignment}"))
+    files = sorted(p for folder in folders for p in folder.rglob("*") if p.is_symlink() or not p.is_dir())
+    extra = [p for p in files if p.parent not in folders or p.name not in pages or p.is_symlink()]
+    leaks = [(str(p), "a file other than a notebook's feedback page (it would be released)") for p in extra]
+    files = [p for p in files if p not in extra]
+    leaks += scan_for_leaks(files, secret_lines(course, assignment))
     print(f"feedback: {len(files)} file(s) under {course / 'feedback'}, "
           f"{len(leaks)} hidden-test line(s) found in them")
     return leaks

@@ -67,16 +67,13 @@ def test_the_cli_draws_the_figures(tmp_path, capsys):
 
 def test_feedback_html_carries_the_figures_inside():
     """Feedback is HTML that nbgrader's release_feedback sends alone (the .html file only), so with the
-    course's configuration the exporter embeds the notebook's figures as data URIs."""
-    from nbconvert import HTMLExporter
-    from traitlets.config import PyFileConfigLoader
-
+    course's configuration the feedback page embeds the notebook's figures (the instructor's, from source/) as
+    data URIs."""
+    from coursetools.plugins.feedback_sanitize import feedback_html  # the page as generate_feedback makes it
     from coursetools.settings import ROOT
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     folder = RELEASE_DIR / "dinosaurus_island"
-    html, _ = HTMLExporter(config=config).from_filename(str(folder / NOTEBOOK),
-                                                        resources={"metadata": {"path": str(folder)}})
+    html = feedback_html(folder / NOTEBOOK, ROOT / "source" / "dinosaurus_island")
     sources = re.findall(r'<img alt="([^"]*)" src="([^"]{0,40})', html)
     assert len(sources) == len(figures.FIGURES)
     for alt, src in sources:

@@ -173,8 +173,17 @@ def test_command_line_grades_and_prints_the_report(quick_course, capsys):
 
 def test_unreachable_scheduler_is_a_clear_error(quick_course, monkeypatch):
     monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "2s")
-    with pytest.raises(parallel.ParallelGradingError, match="cannot reach the Dask scheduler"):
+    with pytest.raises(parallel.ParallelGradingError, match="refusing the Dask scheduler tcp://127.0.0.1:9"):
         parallel.grade_parallel(quick_course, ASSIGNMENT, scheduler="tcp://127.0.0.1:9", progress=False)
+    tls = quick_course / "tls"
+    tls.mkdir()
+    for name in ("ca.pem", "client.pem", "client-key.pem"):
+        (tls / name).write_text("not a certificate")
+    from coursetools.grading.dask_security import TLSFiles
+
+    with pytest.raises(parallel.ParallelGradingError, match="cannot reach the Dask scheduler at tls://127.0.0.1:9"):
+        parallel.grade_parallel(quick_course, ASSIGNMENT, scheduler="tls://127.0.0.1:9", progress=False,
+                                tls=TLSFiles(*(str(tls / n) for n in ("ca.pem", "client.pem", "client-key.pem"))))
 
 
 def test_unknown_assignment_is_a_clear_error(quick_course):

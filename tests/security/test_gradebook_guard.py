@@ -129,3 +129,33 @@ def test_a_changed_table_definition_is_named(course):
 def test_no_gradebook_is_a_clear_error(tmp_path):
     with pytest.raises(GradingError, match="no gradebook"):
         GradebookGuard(tmp_path, ASSIGNMENT).start()
+
+
+@pytest.mark.slow
+def test_a_real_batch_passes_the_guard_and_a_left_trigger_stops_the_next_batch(tmp_path):
+    """nbgrader's own writes during `course grade` are what the guard allows; a trigger left in the gradebook
+    stops the next batch before any student is graded, with the trigger named."""
+    from coursetools.course import CONFIG_STUB, run_nbgrader
+    from coursetools.grading.batch import grade_batch
+    from coursetools.settings import ROOT
+    from tests.helpers import release_notebook
+
+    course = tmp_path / "course"
+    (course / "source" / ASSIGNMENT).mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(CONFIG_STUB.format(config=str(ROOT / "nbgrader_config.py")))
+    nbformat.write(release_notebook(), course / "source" / ASSIGNMENT / "A.ipynb")
+    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
+    for student, answer in (("alice", "def f():\n    return 1"), ("bob", "def f():\n    return 2")):
+        nb = release_notebook()
+        nb.cells[0].source = answer
+        (course / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "A.ipynb")
+    results = grade_batch(course, ASSIGNMENT, log=lambda *_: None)
+    assert [(r.student, r.status) for r in results] == [("alice", "graded"), ("bob", "graded")]
+    results = grade_batch(course, ASSIGNMENT, log=lambda *_: None)  # a regrade too
+    assert [r.status for r in results] == ["graded", "graded"]
+    sql(course, "CREATE TRIGGER zero AFTER INSERT ON grade BEGIN UPDATE grade SET auto_score = 0; END")
+    before = (course / "gradebook.db").read_bytes()
+    with pytest.raises(GradebookTampered, match="unexpected trigger 'zero'"):
+        grade_batch(course, ASSIGNMENT, log=lambda *_: None)
+    assert (course / "gradebook.db").read_bytes() == before  # nobody was graded

@@ -1,0 +1,234 @@
+"""Feedback HTML that is safe to open: student output sanitised, named test cells, no CDN, no extra files,
+hidden tests kept out in other encodings too."""
+
+import base64
+import codecs
+import html.parser
+import os
+import re
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
+
+from coursetools.plugins import feedback_sanitize as fs
+from coursetools.plugins.feedback import scan_for_leaks
+from coursetools.settings import ROOT
+
+HIDDEN = "assert _hidden_clip_case(3, 5.0, 4, 2, 20.0), 'hidden'"
+EVIL_HTML = ("<b onclick='alert(1)'>hi</b><script>alert(2)</script><iframe src='https://evil.example'></iframe>"
+             "<a href='javascript:alert(3)'>link</a><object data='x.swf'></object><embed src='y.swf'>"
+             "<svg><script>alert(4)</script></svg><img src=x onerror=alert(5)><form action='https://evil'></form>")
+
+
+class Tags(html.parser.HTMLParser):
+    """Every tag and attribute of a page."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.tags = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_safe(page):
+    tags = Tags(page).tags
+    names = {t for t, _ in tags}
+    assert not names & {"script", "iframe", "object", "embed", "svg", "form", "frame", "base", "meta-refresh"}, names
+    for tag, attrs in tags:
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name, value)
+            url = (value or "").strip().lower()
+            if name in ("href", "src", "action", "data", "formaction", "xlink:href"):
+                assert not url.startswith(("javascript:", "vbscript:", "data:text")), (tag, name, value)
+            if name in ("src", "action", "data"):  # nothing is loaded from the network (links may point out)
+                assert not url.startswith(("http:", "https:", "//")), (tag, name, value)
+    if 'rel="stylesheet"' in page:
+        raise AssertionError("a stylesheet loaded from outside the page")
+
+
+def render(nb, tmp_path, notebook="Dinosaurus_Island"):
+    """The feedback page of ``nb`` made as nbgrader_config.py configures GenerateFeedback (less GetGrades),
+    as if it were autograded/s/dinosaurus_island/<notebook>.ipynb of a course in ``tmp_path``."""
+    folder = tmp_path / "autograded" / "s" / "dinosaurus_island"
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / f"{notebook}.ipynb")
+    return fs.feedback_html(folder / f"{notebook}.ipynb", tmp_path / "source" / "dinosaurus_island",
+                            max_score=2)
+
+
+def graded(grade_id, source, outputs=(), points=1):
+    cell = new_code_cell(source, outputs=list(outputs))
+    cell.metadata["nbgrader"] = {"grade_id": grade_id, "grade": True, "solution": False, "locked": True,
+                                 "points": points, "score": 0, "schema_version": 3}
+    return cell
+
+
+def hostile_notebook():
+    nb = new_notebook(cells=[
+        new_markdown_cell("# My notes <script>alert(6)</script> [x](javascript:alert(7)) <img src=x onerror=alert(8)>"),
+        new_raw_cell("<script>alert(9)</script>"),
+        new_code_cell("show()", outputs=[
+            new_output("display_data", data={"text/html": EVIL_HTML, "application/javascript": "alert(10)",
+                                             "image/svg+xml": "<svg onload='alert(11)'/>",
+                                             "text/markdown": "[m](javascript:alert(12)) <script>alert(13)</script>",
+                                             "application/vnd.jupyter.widget-view+json": {"model_id": "x"}}),
+            new_output("display_data", data={"image/png": 'iVBORw0KGgo" onerror="alert(14)'}),
+            new_output("display_data", data={"image/png": "iVBORw0KGgo="},
+                       metadata={"image/png": {"width": "1 onerror=alert(15)"}}),
+            new_output("stream", name="stdout", text="<script>alert(16)</script>"),
+        ]),
+        graded("test-clip-published", "assert clip_ok()", [new_output(
+            "error", ename="AssertionError", evalue="dWaa[1][2] " + "should be clipped " * 30,
+            traceback=["AssertionError: dWaa[1][2] " + "should be clipped " * 30])]),
+        graded("test-clip-hidden", f"# visible\n### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS", points=2),
+    ])
+    nb.cells[2].metadata["tags"] = ['x" onmouseover="alert(17)']
+    nb.cells[2]["execution_count"] = 3
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"x": "</script><script>alert(18)</script>"}}
+    return nb
+
+
+def test_student_output_markdown_and_raw_cells_are_sanitised(tmp_path):
+    page = render(hostile_notebook(), tmp_path)
+    assert_safe(page)
+    assert "<script" not in page.lower()  # not even the page's own: it runs no JavaScript at all
+    assert "<b>hi</b>" in page and "&lt;script&gt;alert(16)&lt;/script&gt;" in page  # kept, as text
+    assert page.count("[output not shown in feedback") == 1  # the forged PNG; the other displays keep safe parts
+    assert "[output not shown in feedback: image/png]" in page
+
+
+def test_the_summary_names_every_test_cell_and_long_messages_wrap(tmp_path):
+    page = render(hostile_notebook(), tmp_path)
+    toc = page[page.index('<div id="toc">'):page.index("</ol>")]
+    assert "clip: published values</a>" in toc and "clip: hidden tests</a>" in toc and "Test cell" not in toc
+    assert "white-space: pre-wrap" in page and "overflow-wrap: anywhere" in page
+
+
+def test_every_test_cell_of_the_course_gets_a_name_from_its_grade_id():
+    nb = nbformat.read(ROOT / "source" / "dinosaurus_island" / "Dinosaurus_Island.ipynb", as_version=4)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+           if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
+    labels = [fs.test_cell_label(g) for g in ids]
+    assert len(ids) == 8 and len(set(labels)) == 8
+    for label in labels:
+        function, kind = label.split(": ")
+        assert function in ("clip", "sample", "optimize", "model") and kind in fs.TEST_KINDS.values()
+
+
+def test_no_mathjax_or_anything_else_from_a_cdn(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("The loss $\\mathcal{L} = -\\sum_t \\log y_t$ falls.")])
+    page = render(nb, tmp_path)
+    assert "cdnjs" not in page and "MathJax.js" not in page and "latest.js" not in page
+    assert not [a for t, a in Tags(page).tags if (a.get("src") or "").startswith(("http", "//"))]
+    assert "$\\mathcal{L} = -\\sum_t \\log y_t$" in page  # the formula stays readable as TeX
+
+
+def test_instructor_figures_are_embedded_but_never_a_students_path(tmp_path):
+    source = tmp_path / "source" / "dinosaurus_island"
+    (source / "figures").mkdir(parents=True)
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+    (source / "figures" / "rnn.png").write_bytes(png)
+    (tmp_path / "secret.png").write_bytes(b"SECRET-BYTES")
+    teaching = "The unrolled RNN:\n\n![The RNN unrolled over a name](figures/rnn.png)"
+    nbformat.write(new_notebook(cells=[new_markdown_cell(teaching)]), source / "Dinosaurus_Island.ipynb")
+    nb = new_notebook(cells=[new_markdown_cell(teaching), new_markdown_cell("![x](../../secret.png) ![y](figures/rnn.png)")])
+    page = render(nb, tmp_path)
+    assert page.count(base64.b64encode(png).decode()) == 1  # the instructor's cell only
+    assert base64.b64encode(b"SECRET-BYTES").decode() not in page
+    assert_safe(page)
+
+
+def test_only_the_notebooks_feedback_page_stays_in_the_feedback_folder(tmp_path):
+    auto = tmp_path / "autograded" / "s" / "a"
+    out = tmp_path / "feedback" / "s" / "a"
+    auto.mkdir(parents=True)
+    (out / "utils").mkdir(parents=True)
+    for name in ("A.html", "leak.html", "notes.txt", "utils/x.py"):
+        (out / name).write_text("x")
+    os.symlink("/etc/passwd", out / "key.html")
+    fs.keep_only_notebook_html(assignment="a", student="s", notebooks=[str(auto / "A.ipynb")])
+    assert sorted(p.name for p in out.iterdir()) == ["A.html"]
+
+
+@pytest.mark.parametrize("encode", [
+    lambda s: base64.b64encode(s.encode()).decode(),
+    lambda s: base64.b64encode(b"x" + s.encode()).decode(),  # other alignments
+    lambda s: base64.b64encode(("print(1)\n" + s + "\nmore").encode()).decode(),
+    lambda s: base64.encodebytes(("ab" + s).encode()).decode(),  # wrapped at 76 characters
+    lambda s: base64.urlsafe_b64encode(s.encode()).decode(),
+    lambda s: s.encode().hex(),
+    lambda s: s.encode().hex().upper(),
+    lambda s: s[::-1],
+    lambda s: codecs.encode(s, "rot13"),
+], ids=["b64", "b64-shift1", "b64-inside", "b64-wrapped", "b64-urlsafe", "hex", "HEX", "reversed", "rot13"])
+def test_encoded_hidden_lines_are_found(encode):
+    text = "Here is what I found: " + encode(HIDDEN) + " (printed by my cell)"
+    assert fs.find_encoded(text, [HIDDEN])
+
+
+def test_ordinary_output_is_no_encoded_leak():
+    text = base64.b64encode(os.urandom(3000)).decode() + " loss 23.1 " + "iteration 2000 " * 50
+    assert fs.find_encoded(text, [HIDDEN]) == []
+
+
+def test_a_students_output_that_shows_hidden_tests_is_removed_from_feedback(tmp_path):
+    nb = hostile_notebook()
+    nb.cells.append(new_code_cell("import base64; print(base64.b64encode(In[-2].encode()))", outputs=[
+        new_output("stream", name="stdout", text=base64.b64encode(("x\n" + HIDDEN).encode()).decode() + "\n")]))
+    nb.cells.append(new_code_cell("print(In[-3])", outputs=[new_output("stream", name="stdout", text=HIDDEN)]))
+    page = render(nb, tmp_path)
+    assert HIDDEN not in page and fs.find_encoded(page, [HIDDEN]) == []
+    assert page.count("it shows hidden test code") == 2
+    path = tmp_path / "page.html"
+    path.write_text(page)
+    assert scan_for_leaks([path], [HIDDEN]) == []
+    leaky = tmp_path / "leak.html"
+    leaky.write_text("<p>" + base64.b64encode(HIDDEN.encode()).decode() + "</p>")
+    assert scan_for_leaks([leaky], [HIDDEN]) == [(str(leaky), HIDDEN + " (base64)")]
+
+
+EVIL_CELLS = [
+    "from IPython.display import HTML, Javascript, display\n"
+    "display(HTML(\"<script>document.title='pwned'</script><img src=x onerror=alert(1)><iframe src=https://evil>\"))\n"
+    "display(Javascript(\"alert(2)\"))",
+    "import os\nopen('leak.html', 'w').write('<p>released?</p>')\nos.makedirs('extra', exist_ok=True)\n"
+    "open('extra/notes.txt', 'w').write('x')",
+    "import base64\nprint(base64.b64encode('\\n'.join(In).encode()).decode())",
+]
+
+
+@pytest.mark.slow
+def test_real_feedback_of_a_hostile_submission_is_one_clean_page(tmp_path):
+    """Grade a correct submission with hostile cells appended, generate feedback as `course feedback` does:
+    one file per notebook, nothing executable, every test cell named, no hidden-test line in any encoding."""
+    import shutil
+
+    from coursetools.grading.batch import grade_batch
+    from coursetools.plugins.feedback import generate_feedback, secret_lines
+    from tests.zoo.build import ASSIGNMENT, NOTEBOOK, filled, make_course
+
+    course = make_course(tmp_path / "course")
+    release = course / "release" / ASSIGNMENT
+    folder = course / "submitted" / "mallory" / ASSIGNMENT
+    shutil.copytree(release, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+    nb = filled(nbformat.read(release / NOTEBOOK, as_version=4),
+                nbformat.read(course / "source" / ASSIGNMENT / NOTEBOOK, as_version=4))
+    nb.cells += [new_code_cell(code) for code in EVIL_CELLS]
+    nbformat.write(nb, folder / NOTEBOOK)
+    results = grade_batch(course, ASSIGNMENT, log=lambda *_: None)
+    assert [r.status for r in results] == ["graded"]
+    leaks = generate_feedback(course, ASSIGNMENT)
+    assert leaks == []
+    out = course / "feedback" / "mallory" / ASSIGNMENT
+    assert sorted(p.name for p in out.iterdir()) == ["Dinosaurus_Island.html"]
+    page = (out / "Dinosaurus_Island.html").read_text()
+    assert_safe(page)
+    assert "[output not shown in feedback: it shows hidden test code (base64)]" in page
+    secrets = secret_lines(course, ASSIGNMENT)
+    assert secrets and fs.find_encoded(page, secrets) == []
+    toc = page[page.index('<div id="toc">'):page.index("</ol>")]
+    for function in ("clip", "sample", "optimize", "model"):
+        assert f"{function}: published values</a>" in toc and f"{function}: hidden tests</a>" in toc
