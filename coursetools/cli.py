@@ -53,7 +53,11 @@ def parser():
 
     p = sub.add_parser("grade-parallel", help="autograde every submission on a Dask cluster (local by default)")
     _course_arguments(p)
-    p.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler, TLS only: tls://10.0.0.5:8786 "
+                   "(default: a local cluster with temporary credentials)")
+    from .grading.dask_security import add_tls_arguments
+
+    add_tls_arguments(p)
     p.add_argument("--workers", type=int, help="local cluster: number of worker processes (default: one per CPU core)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     from .grading.parallel import DEFAULT_RETRIES
@@ -87,12 +91,14 @@ def print_report(course, assignment):
 
 def grade_parallel(args):
     from .grading import parallel
+    from .grading.dask_security import tls_from_args
 
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
     rep = parallel.grade_parallel(Path(args.course), args.assignment, args.student, args.scheduler, args.workers,
-                                  args.submission_timeout, args.retries, unsafe=args.unsafe_no_sandbox)
+                                  args.submission_timeout, args.retries, tls=tls_from_args(args),
+                                  unsafe=args.unsafe_no_sandbox)
     for line in parallel.format_summary(rep):
         print(line)
     if args.json:
