@@ -4,12 +4,11 @@
     python -m bench.bench_all --quick    # 5,000 iterations; 4 submissions
 
 Runs ``bench_training.py`` (plain textbook engine vs utils, ratios,
-bit-identity, start-up cost) and ``bench_grading.py`` (seconds per submission,
+bit-identity, start-up) and ``bench_grading.py`` (seconds per submission,
 where the time goes, 1 vs 2 Dask workers, peak memory).
 """
 
 import argparse
-
 
 from bench import bench_grading, bench_training
 

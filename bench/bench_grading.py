@@ -10,8 +10,7 @@ never touched):
    own batch): seconds per submission, amortised;
 2. where the time of one submission goes: nbgrader's start-up, the kernel's
    start, and the notebook's cells grouped as imports, training/model tests,
-   other tests (from the cell timings nbgrader records), with the RNN fast
-   path on (``auto``) and off (``DINO_RNN_FASTPATH=0``);
+   other tests (from the cell timings nbgrader records);
 3. ``python -m coursetools grade-parallel`` (one isolated ``nbgrader
    autograde`` per student, on a Dask LocalCluster) with 1 and 2 workers:
    seconds per submission and the speed-up of 2 workers over 1;
@@ -30,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 from coursetools.grading import parallel
+from coursetools.grading.memory import PeakMemory
 from coursetools.course import add_submission, make_course, run_nbgrader
 from coursetools.grading.report import cell_scores
 
@@ -41,18 +41,7 @@ TRAINING_CELLS = {"test-model-published", "test-model-hidden", "train", "plot-lo
 
 def build_course(n, dest):
     """Scratch course with the current top-level utils/ and data (what the release command ships)."""
-    from coursetools.settings import ASSIGNMENTS
-
-    course = make_course(dest)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
-    for rel in ASSIGNMENTS[ASSIGNMENT].shared:
-        src, dst = ROOT / rel, course / "source" / ASSIGNMENT / rel
-        if dst.is_dir():
-            shutil.rmtree(dst)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=ignore)
-        else:
-            shutil.copy2(src, dst)
+    course = make_course(dest, [ASSIGNMENT])
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
     for i in range(n):
         add_submission(course, f"student{i:03d}", ASSIGNMENT, course / "source" / ASSIGNMENT)
@@ -111,9 +100,8 @@ def _children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def nbgrader_batch(course, n, fastpath):
+def nbgrader_batch(course, n):
     """Wall and CPU seconds (nbgrader and its kernels) of one ``nbgrader autograde`` of everything."""
-    os.environ["DINO_RNN_FASTPATH"] = fastpath
     shutil.rmtree(course / "autograded", ignore_errors=True)
     t, c = time.perf_counter(), _children_cpu()
     run_nbgrader(["autograde", ASSIGNMENT, "--force"], course)
@@ -138,24 +126,19 @@ def main(argv=None):
     kernel_start = kernel_start_seconds()
 
     print("\n== nbgrader autograde, all submissions in one nbgrader process")
-    results = {}
-    for mode in ("auto", "0"):
-        total, cpu, full = nbgrader_batch(course, n, mode)
-        per = [cell_breakdown(course, f"student{i:03d}") for i in range(n)]  # averaged over the class
-        groups = {g: sum(p[0][g] for p in per) / n for g in per[0][0]}
-        cells = sum(p[1] for p in per) / n
-        results[mode] = (total, groups, cells)
-        label = "fast path auto" if mode == "auto" else "fast path off "
-        print(f"{label}: {total:6.1f} s for {n} -> {total / n:5.2f} s per submission, "
-              f"CPU {cpu / n:5.2f} s per submission (all full marks: {full})")
-    os.environ.pop("DINO_RNN_FASTPATH", None)
+    total, cpu, full = nbgrader_batch(course, n)
+    per = [cell_breakdown(course, f"student{i:03d}") for i in range(n)]  # averaged over the class
+    groups = {g: sum(p[0][g] for p in per) / n for g in per[0][0]}
+    cells = sum(p[1] for p in per) / n
+    print(f"{total:6.1f} s for {n} -> {total / n:5.2f} s per submission, "
+          f"CPU {cpu / n:5.2f} s per submission (all full marks: {full})")
 
-    print("\n== where the time of one submission goes, wall clock, mean of the class (fast path auto | off)")
+    print("\n== where the time of one submission goes, wall clock, mean of the class")
     print(f"nbgrader start-up, no submission (per process) {nbgrader_start:5.2f} s")
     print(f"kernel start (jupyter_client, per notebook)     {kernel_start:5.2f} s")
-    for g in results["auto"][1]:
-        print(f"{g:46s}  {results['auto'][1][g]:5.2f} s | {results['0'][1][g]:5.2f} s")
-    print(f"{'all cells':46s}  {results['auto'][2]:5.2f} s | {results['0'][2]:5.2f} s")
+    for g in groups:
+        print(f"{g:46s}  {groups[g]:5.2f} s")
+    print(f"{'all cells':46s}  {cells:5.2f} s")
 
     if args.skip_parallel:
         return
@@ -163,7 +146,7 @@ def main(argv=None):
     timing = {}
     for workers in (1, 2):
         shutil.rmtree(course / "autograded", ignore_errors=True)
-        with parallel.PeakMemory(include_self=True) as mem:
+        with PeakMemory(include_self=True) as mem:
             rep = parallel.grade_parallel(course, ASSIGNMENT, workers=workers, progress=False, log=lambda *a: None)
         ok = sum(o.result["status"] == "graded" for o in rep.outcomes)
         timing[workers] = rep.seconds

@@ -1,17 +1,15 @@
 """Training speed: the plain textbook engine vs the course's utils, side by side, same run.
 
-    python -m bench.bench_training                 # 35,000 iterations, as in the notebook
-    python -m bench.bench_training --iterations 5000 --no-readable   # quicker
+    python -m bench.bench_training                      # 35,000 iterations, as in the notebook
+    python -m bench.bench_training --iterations 5000    # quicker
 
 Prints, with ratios:
 
-* start-up: ``import utils`` (numba is not imported), and the fast path's
-  first use in a fresh process with an empty kernel cache (numba import +
-  compilation) and with a warm cache (what every later process pays);
-* per-iteration cost of forward, backward, clip and update, plain vs utils;
-* ``model()`` for N iterations: the plain engine (bench/plain_rnn.py), the
-  reference solution on utils with the fast path, and (unless
-  ``--no-readable``) on utils with the fast path off;
+* start-up: ``import utils``;
+* per-iteration cost of forward, backward, clip and update, plain vs utils
+  (utils reads a column of ``Wax`` where the textbook multiplies by a one-hot vector);
+* ``model()`` for N iterations: the plain engine (bench/plain_rnn.py) and the
+  reference solution on utils;
 * agreement: per-iteration losses of utils vs the plain engine (largest
   relative difference, bit-identical iterations), the printed checkpoints, and
   the notebook's committed expected output.
@@ -26,7 +24,6 @@ import io
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,22 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 from bench import plain_rnn
 
 
-def _subprocess_seconds(code, env=None):
-    full = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, cwd=ROOT, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def startup_figures():
-    import_utils = min(_subprocess_seconds(
-        "import time; t = time.perf_counter(); import utils; import sys;"
-        "assert 'numba' not in sys.modules; print(time.perf_counter() - t)") for _ in range(3))
-    enable = ("import time; from utils import rnn_fast; t = time.perf_counter();"
-              "ok = rnn_fast.set_mode('on'); assert ok, rnn_fast.disabled_reason(); print(time.perf_counter() - t)")
-    with tempfile.TemporaryDirectory() as cache:
-        cold = _subprocess_seconds(enable, {"DINO_RNN_CACHE_DIR": cache})
-        warm = min(_subprocess_seconds(enable, {"DINO_RNN_CACHE_DIR": cache}) for _ in range(3))
-    return import_utils, cold, warm
+def import_seconds():
+    """Best of three: ``import utils`` in a fresh interpreter started in the repository."""
+    code = "import time; t = time.perf_counter(); import utils; print(time.perf_counter() - t)"
+    return min(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                                    check=True).stdout) for _ in range(3))
 
 
 def per_op(engine, optimize_clip, n=3000):
@@ -93,25 +79,19 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--iterations", type=int, default=35000)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each training; the best wall time counts")
-    ap.add_argument("--no-readable", action="store_true", help="skip the run of utils with the fast path off")
     args = ap.parse_args(argv)
 
     from training.expected_output import (ASSIGNMENT, NUM_ITERATIONS, load_names_data,
                                              notebook_expected_output)
     from coursetools.solution import load_solution
     from utils import rnn as course_rnn
-    from utils import rnn_fast
 
     print(f"numpy {np.__version__}, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}")
-    imp, cold, warm = startup_figures()
     print("\n== start-up")
-    print(f"import utils                        {imp * 1000:7.0f} ms   (numba not imported)")
-    print(f"fast path, first use, empty cache   {cold:7.2f} s    (numba import + compile, once per machine)")
-    print(f"fast path, first use, warm cache    {warm:7.2f} s    (numba import + load + self-check, per process)")
+    print(f"import utils                        {import_seconds() * 1000:7.0f} ms")
 
     sol = load_solution(ASSIGNMENT)
     data, char_to_ix, ix_to_char = load_names_data()
-    assert rnn_fast.set_mode("on"), rnn_fast.disabled_reason()
 
     print("\n== per call, one 10-character name, n_a = 50 (process CPU, µs)")
     plain_ops = per_op(plain_rnn, plain_rnn.clip)
@@ -127,14 +107,8 @@ def main(argv=None):
     plain = train(plain_rnn.model, data, ix_to_char, char_to_ix, n, args.repeat)
     print(f"plain textbook engine (bench/plain_rnn.py)   {plain[0]:6.2f} / {plain[1]:6.2f}")
     fast = train(sol.model, data, ix_to_char, char_to_ix, n, args.repeat)
-    print(f"reference solution, utils fast path          {fast[0]:6.2f} / {fast[1]:6.2f}"
+    print(f"reference solution on utils                  {fast[0]:6.2f} / {fast[1]:6.2f}"
           f"   -> {plain[0] / fast[0]:.1f}x faster (CPU {plain[1] / fast[1]:.1f}x)")
-    if not args.no_readable:
-        rnn_fast.set_mode("off")
-        readable = train(sol.model, data, ix_to_char, char_to_ix, n, args.repeat)
-        rnn_fast.set_mode("on")
-        print(f"reference solution, utils readable path      {readable[0]:6.2f} / {readable[1]:6.2f}"
-              f"   -> {plain[0] / readable[0]:.1f}x")
 
     print("\n== agreement with the plain engine")
     hp, hf = plain[2], fast[2]
@@ -149,9 +123,6 @@ def main(argv=None):
     if n == NUM_ITERATIONS:
         committed = notebook_expected_output()
         print(f"printed output identical to the notebook's expected output: {fast[3].strip(chr(10)) == committed}")
-    if not args.no_readable:
-        print(f"utils fast vs readable path: losses bit-identical {np.array_equal(readable[2], hf)}, "
-              f"output identical {readable[3] == fast[3]}")
 
 
 if __name__ == "__main__":

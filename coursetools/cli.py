@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .course import NbgraderError, run_nbgrader
+from .course import CourseError, run_nbgrader
 from .settings import DEFAULT_ASSIGNMENT, ROOT, SUBMISSION_TIMEOUT_S
 
 PROG = "course"
@@ -35,7 +35,7 @@ def parser():
     top = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("release", help="copy utils/data into source/ and build release/ with nbgrader")
+    p = sub.add_parser("release", help="copy the shipped utils/data/models into source/ and build release/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     sub.add_parser("demo", help="build the release, autograde sample submissions (solution, blank, broken), print the report")
     p = sub.add_parser("figures", help="draw the Dinosaurus Island notebook's teaching figures (coursetools/figures.py)")
@@ -159,12 +159,11 @@ def main(argv=None):
         args = parser().parse_args(argv)
     from .grading.batch import GradingError
     from .grading.parallel import ParallelGradingError
-    from .release import ReleaseError
     from .solution import SolutionError
 
     try:
         return run(args)
-    except (GradingError, ParallelGradingError, NbgraderError, ReleaseError, SolutionError) as exc:
+    except (CourseError, GradingError, ParallelGradingError, SolutionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,91 +1,31 @@
-"""Build the student release: copy the shared files, then run nbgrader.
+"""Build the student release: ``course release`` (``python -m coursetools release``).
 
-``python -m coursetools release`` does, for every assignment of
-:data:`coursetools.settings.ASSIGNMENTS`:
+For every assignment of :data:`coursetools.settings.ASSIGNMENTS`:
 
-1. copy the top-level sources of truth it ships (``utils/``, files under
-   ``data/`` or ``models/``) into ``source/<assignment>/``, replacing the old
-   copies, so that the released folder is self-contained;
+1. copy what it ships (``utils`` modules, data, models: its ``shared`` list)
+   from the repository's top level into ``source/<assignment>/``
+   (:func:`coursetools.course.copy_shared`; those copies are not in git);
 2. run ``nbgrader generate_assignment <assignment> --force``, which strips the
    solutions and hidden tests into ``release/<assignment>/``.
 
-Nothing under ``source/<assignment>/`` other than those copies is touched.
+``release/`` is committed: a test checks that it equals what this command builds.
 """
 
 import filecmp
 import fnmatch
 import os
-import shutil
 from pathlib import Path
 
-from .course import ignore_caches, run_nbgrader
+from .course import CourseError, copy_shared, run_nbgrader
 from .settings import ASSIGNMENTS, CACHE_PATTERNS, ROOT
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(CourseError):
     """The release could not be built; the message says what to fix."""
 
 
 def _ignored(name):
     return any(fnmatch.fnmatch(name, pattern) for pattern in CACHE_PATTERNS)
-
-
-def shared_copies(name, root=ROOT):
-    """Pairs ``(top-level path, its copy inside source/<name>/)`` for an assignment."""
-    spec = ASSIGNMENTS[name]
-    return [(Path(root) / rel, Path(root) / "source" / name / rel) for rel in spec.shared]
-
-
-def shared_folders(name, root=ROOT):
-    """The top folders of the shared copies in ``source/<name>/`` (e.g. ``utils``, ``data``)."""
-    tops = {Path(rel).parts[0] for rel in ASSIGNMENTS[name].shared if len(Path(rel).parts) > 1}
-    return [Path(root) / "source" / name / top for top in sorted(tops)]
-
-
-def sync_shared(name, root=ROOT):
-    """Copy the shared files of assignment ``name`` into ``source/<name>/``.
-
-    The folders that hold the copies are emptied first, so a file that is no
-    longer shared does not linger in the release.
-    """
-    copies = shared_copies(name, root)
-    for src, _ in copies:
-        if not src.exists():
-            raise ReleaseError(
-                f"{src.relative_to(root)} is missing, but assignment {name!r} ships it. "
-                "Restore it from git, or build it with the command that makes it (see README)."
-            )
-    for folder in shared_folders(name, root):
-        if folder.is_dir() and not folder.is_symlink():
-            shutil.rmtree(folder)
-    for src, dst in copies:
-        if dst.is_dir() and not dst.is_symlink():
-            shutil.rmtree(dst)
-        elif dst.exists() or dst.is_symlink():
-            dst.unlink()
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=ignore_caches)
-        else:
-            shutil.copy2(src, dst)
-
-
-def stale_copies(name, root=ROOT):
-    """Shared copies in ``source/<name>/`` that differ from the top-level files, or are not shared."""
-    copies = shared_copies(name, root)
-    stale = [
-        str(dst.relative_to(root))
-        for src, dst in copies
-        if not dst.exists() or tree_differences(src, dst)
-    ]
-    expected = set()
-    for _, dst in copies:
-        expected.update({dst} if dst.is_file() or not dst.exists() else {dst / f for f in tree_files(dst)})
-    for folder in shared_folders(name, root):
-        for rel in tree_files(folder) if folder.is_dir() else []:
-            if folder / rel not in expected:
-                stale.append(str((folder / rel).relative_to(root)))
-    return stale
 
 
 def tree_files(path):
@@ -131,7 +71,7 @@ def build_release(names=None, root=ROOT, log=print):
     if unknown:
         raise ReleaseError(f"unknown assignment(s): {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
     for name in names:
-        sync_shared(name, root)
+        copy_shared(name, root / "source" / name)
         run_nbgrader(["generate_assignment", name, "--force"], root)
         log(f"released {name} -> {(root / 'release' / name).relative_to(root)}/")
     return names

@@ -9,13 +9,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
-UTILS_DIR = ROOT / "utils"
 MODELS_DIR = ROOT / "models"
 SOURCE_DIR = ROOT / "source"
 RELEASE_DIR = ROOT / "release"
-SUBMITTED_DIR = ROOT / "submitted"
-AUTOGRADED_DIR = ROOT / "autograded"
-FEEDBACK_DIR = ROOT / "feedback"
+# Inside any course folder (the repository or a scratch course), nbgrader's own layout applies:
+# source/, release/, submitted/, autograded/, feedback/, gradebook.db (coursetools/course.py).
 
 COURSE_ID = "dinosaurus-island"
 DEFAULT_ASSIGNMENT = "dinosaurus_island"  # what the grading commands work on unless told otherwise
@@ -39,10 +37,10 @@ class Assignment:
     """An nbgrader assignment: its folder under ``source/`` and what it ships.
 
     ``shared`` lists paths relative to the repository root (a folder or a
-    file) that the release command copies into ``source/<name>/`` so that the
-    released folder is self-contained; the folders they sit in (``utils/``,
-    ``data/``, ``models/`` there) hold nothing else. The top-level copies stay the single
-    source of truth; the copies are generated, never edited by hand.
+    file) that are copied into ``source/<name>/`` before nbgrader runs
+    (:func:`coursetools.course.copy_shared`), so that the released folder is
+    self-contained; the folders they sit in (``utils/``, ``data/``, ``models/``
+    there) are generated, hold nothing else and are not in git.
     """
 
     name: str
@@ -51,9 +49,9 @@ class Assignment:
     graded: bool = True
 
 
-# The helper modules every notebook needs (`from utils import *`: the numpy RNN and
-# its compiled twin). Each assignment ships these plus the modules of its own.
-CORE_UTILS = ("utils/__init__.py", "utils/rnn.py", "utils/rnn_fast.py", "utils/rnn_kernels.py")
+# The helper modules every notebook needs (`from utils import *`: the numpy RNN).
+# Each assignment ships these plus the modules of its own.
+CORE_UTILS = ("utils/__init__.py", "utils/rnn.py")
 
 ASSIGNMENTS = {
     "dinosaurus_island": Assignment(

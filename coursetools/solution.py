@@ -14,7 +14,7 @@ import types
 
 import nbformat
 
-from .settings import ASSIGNMENTS, ROOT, SOURCE_DIR
+from .settings import ASSIGNMENTS, DEFAULT_ASSIGNMENT, ROOT, SOURCE_DIR
 
 IMPORT_CELL_ID = "imports"
 
@@ -39,7 +39,7 @@ def solution_cells(nb):
     ]
 
 
-def load_solution(assignment="dinosaurus_island", notebook=None):
+def load_solution(assignment=DEFAULT_ASSIGNMENT, notebook=None):
     """Execute the import cell and the solution cells of a source notebook.
 
     Returns a module-like namespace; for the dinosaur assignment it has
@@ -65,7 +65,9 @@ def load_solution(assignment="dinosaurus_island", notebook=None):
     if not solution_cells(nb):
         raise SolutionError(f"{path} has no nbgrader solution cells")
 
-    if str(ROOT) not in sys.path:  # the notebook does `from utils import *`
+    # The notebook does `from utils import *`: the repository's utils/. The course's one sys.path
+    # bootstrap (utils is what students receive, so it is no installed package).
+    if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     namespace = types.ModuleType(f"{assignment}_solution")
     namespace.__file__ = str(path)

@@ -5,7 +5,7 @@
     python -m training.evaluate --train-lstm  # first retrain the LSTM (about 5 minutes)
     python -m training.evaluate --notebook  # run the notebook, refresh source/going_further/figures/
 
-The split is SPEC section 5 (:func:`utils.name_eval.split_names`): 1372
+The split is the held-out split of :func:`utils.name_eval.split_names`: 1372
 training names, 152 test names (1965 predicted characters). The training
 names are cut once more into 1235 names to fit on and 137 dev names
 (:func:`utils.name_eval.dev_split`); the test names are used for nothing but
@@ -166,6 +166,7 @@ def run_notebook(timeout=900, verbose=True):
     import nbformat
     from nbclient import NotebookClient
 
+    from coursetools.course import copy_shared
     from coursetools.settings import ASSIGNMENTS, ROOT, SOURCE_DIR
 
     spec = ASSIGNMENTS["going_further"]
@@ -173,15 +174,7 @@ def run_notebook(timeout=900, verbose=True):
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    for rel in spec.shared:
-        src, dst = ROOT / rel, work / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif src.is_file():
-            shutil.copy2(src, dst)
-        else:
-            raise FileNotFoundError(f"{src} is missing (needed by the going_further notebook)")
+    copy_shared(spec.name, work)
     nb_path = SOURCE_DIR / "going_further" / spec.notebooks[0]
     nb = nbformat.read(nb_path, as_version=4)
     t0 = time.perf_counter()

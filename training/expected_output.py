@@ -12,10 +12,10 @@ import re
 
 import nbformat
 
-from coursetools.settings import ASSIGNMENTS, DATA_DIR, SOURCE_DIR
+from coursetools.settings import ASSIGNMENTS, DATA_DIR, DEFAULT_ASSIGNMENT, SOURCE_DIR
 from coursetools.solution import load_solution
 
-ASSIGNMENT = "dinosaurus_island"
+ASSIGNMENT = DEFAULT_ASSIGNMENT
 CELL_ID = "train-expected"
 NUM_ITERATIONS = 35000
 # Training is chaotic: a last-bit difference in a BLAS kernel's summation order grows until the

@@ -45,12 +45,9 @@ class CellScore:
 
 
 @dataclass
-class StudentReport:
-    student: str
-    assignment: str
-    status: str
-    reason: str = ""
-    notes: list = field(default_factory=list)
+class StudentReport(batch.StudentResult):
+    """A :class:`~coursetools.grading.batch.StudentResult` with its graded cells (:class:`CellScore`)."""
+
     cells: list = field(default_factory=list)
 
     @property

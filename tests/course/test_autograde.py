@@ -5,23 +5,21 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from coursetools.course import run_nbgrader
-from tests.helpers import copy_course
+from coursetools.course import gradebook_url, ignore_caches, make_course, run_nbgrader
 from tests.zoo.build import ASSIGNMENT
 from tests.zoo.build import CELLS as GRADED_CELLS  # the graded cells and their points, in one place
 
 
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory):
-    course = copy_course(tmp_path_factory.mktemp("course"))
+    course = make_course(tmp_path_factory.mktemp("autograde") / "course", [ASSIGNMENT])
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(course / "source" / ASSIGNMENT, course / "submitted" / "solution" / ASSIGNMENT, ignore=ignore)
-    shutil.copytree(course / "release" / ASSIGNMENT, course / "submitted" / "blank" / ASSIGNMENT, ignore=ignore)
+    shutil.copytree(course / "source" / ASSIGNMENT, course / "submitted" / "solution" / ASSIGNMENT, ignore=ignore_caches)
+    shutil.copytree(course / "release" / ASSIGNMENT, course / "submitted" / "blank" / ASSIGNMENT, ignore=ignore_caches)
     proc = run_nbgrader(["autograde", ASSIGNMENT, "--force"], course, check=False)
     assert proc.returncode == 0, f"autograde crashed:\n{proc.stderr[-3000:]}"
     scores = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         for student in ("solution", "blank"):
             nb = gb.find_submission_notebook("Dinosaurus_Island", ASSIGNMENT, student)
             scores[student] = {g.cell.name: (g.score, g.max_score) for g in nb.grades}

@@ -5,11 +5,11 @@ import shutil
 import nbformat
 import pytest
 
-from coursetools.course import run_nbgrader
-from coursetools.release import available_assignments, build_release, stale_copies, tree_differences
-from coursetools.settings import ASSIGNMENTS, RELEASE_DIR, ROOT, SOURCE_DIR
+import subprocess
 
-from tests.helpers import copy_course
+from coursetools.course import CourseError, copy_shared, ignore_caches, make_course, run_nbgrader, shared_folders
+from coursetools.release import available_assignments, build_release, tree_differences
+from coursetools.settings import ASSIGNMENTS, RELEASE_DIR, ROOT, SOURCE_DIR
 
 ASSIGNMENT_NAMES = available_assignments()
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -18,7 +18,7 @@ MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory):
     """The release as `python -m coursetools release` builds it, from a scratch copy of the course."""
-    course = copy_course(tmp_path_factory.mktemp("course"))
+    course = make_course(tmp_path_factory.mktemp("rebuilt") / "course")
     build_release(root=course, log=lambda *_: None)
     return course
 
@@ -28,8 +28,13 @@ def test_dinosaur_assignment_is_available():
 
 
 @pytest.mark.parametrize("name", ASSIGNMENT_NAMES)
-def test_shared_copies_in_source_equal_the_top_level_files(name):
-    assert stale_copies(name) == [], "run `make release` to refresh the copies in source/"
+def test_no_generated_copy_is_tracked_under_source(name):
+    folders = [f"source/{name}/{top}" for top in shared_folders(name)]
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", *folders], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert tracked == [], f"generated copies are in git (git rm --cached them): {tracked}"
+    ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", *folders], capture_output=True, text=True)
+    assert sorted(ignored.stdout.split()) == sorted(folders), ".gitignore must cover the generated copies"
 
 
 @pytest.mark.parametrize("name", ASSIGNMENT_NAMES)
@@ -79,13 +84,14 @@ def test_release_holds_no_solution_or_hidden_test_line(name):
 
 def validate(notebook_dir, notebook, tmp_path):
     work = tmp_path / notebook_dir.name
-    shutil.copytree(notebook_dir, work, ignore=shutil.ignore_patterns("__pycache__"))
-    proc = run_nbgrader(["validate", str(work / notebook)], root=work, check=False)
+    shutil.copytree(notebook_dir, work, ignore=ignore_caches)
+    proc = run_nbgrader(["validate", str(work / notebook)], work, check=False)
     return proc.returncode, proc.stdout + proc.stderr
 
 
 def test_nbgrader_validate_passes_on_the_solution(tmp_path):
-    code, out = validate(SOURCE_DIR / "dinosaurus_island", "Dinosaurus_Island.ipynb", tmp_path)
+    course = make_course(tmp_path / "course", ["dinosaurus_island"])
+    code, out = validate(course / "source" / "dinosaurus_island", "Dinosaurus_Island.ipynb", tmp_path)
     assert "Success! Your notebook passes all the tests." in out, out[-3000:]
 
 
@@ -95,23 +101,22 @@ def test_nbgrader_validate_fails_on_the_release(tmp_path):
     assert "NotImplementedError" in out, out[-3000:]
 
 
-def test_sync_removes_files_that_are_no_longer_shared(tmp_path):
-    from coursetools.release import sync_shared
-
-    course = copy_course(tmp_path / "course")
-    leftover = course / "source" / "dinosaurus_island" / "utils" / "old_helper.py"
+def test_copy_shared_removes_files_that_are_no_longer_shared(tmp_path):
+    folder = tmp_path / "dinosaurus_island"
+    leftover = folder / "utils" / "old_helper.py"
+    leftover.parent.mkdir(parents=True)
     leftover.write_text("# shipped once, not any more\n")
-    assert "source/dinosaurus_island/utils/old_helper.py" in stale_copies("dinosaurus_island", root=course)
-    sync_shared("dinosaurus_island", root=course)
+    copy_shared("dinosaurus_island", folder)
     assert not leftover.exists()
-    assert stale_copies("dinosaurus_island", root=course) == []
+    for rel in ASSIGNMENTS["dinosaurus_island"].shared:
+        assert (folder / rel).read_bytes() == (ROOT / rel).read_bytes()
 
 
 def test_a_missing_shared_file_is_a_clear_error(tmp_path):
-    from coursetools.release import ReleaseError, sync_shared
-
-    course = copy_course(tmp_path / "course")
-    (course / "data" / "dinos.txt").unlink()
-    with pytest.raises(ReleaseError, match="data/dinos.txt is missing"):
-        sync_shared("dinosaurus_island", root=course)
-    assert (course / "source" / "dinosaurus_island" / "data" / "dinos.txt").exists(), "nothing is lost on error"
+    fake_root = tmp_path / "repo"
+    shutil.copytree(ROOT / "utils", fake_root / "utils")  # data/dinos.txt is missing
+    folder = tmp_path / "dinosaurus_island"
+    copy_shared("dinosaurus_island", folder)
+    with pytest.raises(CourseError, match="data/dinos.txt is missing"):
+        copy_shared("dinosaurus_island", folder, root=fake_root)
+    assert (folder / "data" / "dinos.txt").exists(), "nothing is lost on error"

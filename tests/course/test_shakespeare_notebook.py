@@ -12,7 +12,8 @@ import shutil
 import nbformat
 from nbclient import NotebookClient
 
-from coursetools.settings import ASSIGNMENTS, MODELS_DIR, ROOT, SOURCE_DIR
+from coursetools.course import copy_shared
+from coursetools.settings import ASSIGNMENTS, MODELS_DIR, SOURCE_DIR
 
 ASSIGNMENT = ASSIGNMENTS["writing_like_shakespeare"]
 NOTEBOOK = SOURCE_DIR / ASSIGNMENT.name / ASSIGNMENT.notebooks[0]
@@ -24,15 +25,7 @@ TF_NOISE = ("absl::InitializeLog", "cudart_stub", "oneDNN custom operations", "c
 def _layout(dest):
     """Copy the notebook and what the release ships with it into ``dest``."""
     shutil.copy(NOTEBOOK, dest / NOTEBOOK.name)
-    paths = set(ASSIGNMENT.shared) | {"models/shakespeare_lstm.json"}
-    for rel in sorted(paths):
-        src = ROOT / rel
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy(src, target)
+    copy_shared(ASSIGNMENT.name, dest)
 
 
 def _outputs(nb, output_type=None, name=None):

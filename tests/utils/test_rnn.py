@@ -161,11 +161,11 @@ def test_rnn_backward_matches_finite_differences(capsys):
     a0 = np.random.RandomState(6).randn(4, 1) * 0.5
     X = [None, 2, 5, 1, 3]
     Y = [2, 5, 1, 3, 0]
-    _, cache = rnn_forward(X, Y, a0, p, vocab_size=6)
+    _, cache = rnn_forward(X, Y, a0, p)
     grads, _ = rnn_backward(X, Y, p, cache)
 
     def loss():
-        return rnn_forward(X, Y, a0, p, vocab_size=6)[0]
+        return rnn_forward(X, Y, a0, p)[0]
 
     errors = {k: rel_error(grads["d" + k], numerical_gradient(loss, p[k])) for k in PARAMS}
     with capsys.disabled():

@@ -25,9 +25,9 @@ import nbformat
 
 from coursetools import course as course_folder
 from coursetools.course import run_nbgrader
-from coursetools.settings import ROOT
+from coursetools.settings import DEFAULT_ASSIGNMENT, ROOT
 
-ASSIGNMENT = "dinosaurus_island"
+ASSIGNMENT = DEFAULT_ASSIGNMENT
 NOTEBOOK = "Dinosaurus_Island.ipynb"
 # Graded cells in notebook order, with their points.
 CELLS = {

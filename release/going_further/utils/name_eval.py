@@ -2,8 +2,8 @@
 
 Everything a model needs to be compared with the others on the same footing:
 
-* :func:`read_names` / :func:`split_names` / :func:`dev_split` -- the split of
-  SPEC section 5 (unique names, sorted, every 10th for test: 1372 training
+* :func:`read_names` / :func:`split_names` / :func:`dev_split` -- the held-out split
+  (unique names, sorted, every 10th for test: 1372 training
   names, 152 test names) and a dev part of the training names for tuning.
 * :func:`rnn_nll` -- the course RNN (``utils.rnn_forward``) scored per name
   from a zero hidden state.
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 VOCAB = "\n" + "abcdefghijklmnopqrstuvwxyz"
-"""The 27 characters, in index order: ``'\\n'`` is 0, ``'a'`` is 1, ... ``'z'`` is 26 (SPEC section 1)."""
+"""The 27 characters, in index order: ``'\\n'`` is 0, ``'a'`` is 1, ... ``'z'`` is 26, as in the assignment."""
 CHAR_TO_IX = {ch: i for i, ch in enumerate(VOCAB)}
 IX_TO_CHAR = dict(enumerate(VOCAB))
 NEWLINE = CHAR_TO_IX["\n"]
@@ -75,7 +75,7 @@ def read_names(path="data/dinos.txt"):
 
 
 def split_names(names):
-    """The held-out split of SPEC section 5.
+    """The held-out split: unique names, sorted, every 10th one for testing.
 
     Duplicates are removed and the names sorted; every 10th name
     (``unique[9::10]``) is a test name, the others are training names.
@@ -108,7 +108,7 @@ def dev_split(train, every=10, offset=4):
 
 
 def encode_name(name):
-    """The training example of a name (SPEC section 1).
+    """The training example of a name, built as in the assignment.
 
     Returns:
         X -- ``[None] + [index of each letter]`` (``None`` is the zero input)
@@ -141,12 +141,11 @@ def rnn_nll(parameters, names):
     """
     _check_rnn_parameters(parameters)
     n_a = parameters["Waa"].shape[0]
-    vocab_size = parameters["Wax"].shape[1]
     a0 = np.zeros((n_a, 1))
     total = 0.0
     for name in names:
         X, Y = encode_name(name)
-        loss, _ = rnn_forward(X, Y, a0, parameters, vocab_size)
+        loss, _ = rnn_forward(X, Y, a0, parameters)
         total += float(loss)
     return total, count_predicted(names)
 

@@ -29,7 +29,6 @@ starts from zero ``h`` and ``c``.
 """
 
 import math
-import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -46,9 +45,6 @@ LSTM_MODEL = {"hidden": 256, "dropout": 0.5, "dropout_input": 0.1, "dropout_rec"
 """Settings of the notebook's LSTM (chosen on the dev names; see docs/going_further.md)."""
 LSTM_FIT = {"epochs": 150, "batch_size": 32, "lr": 3e-3, "weight_decay": 0.01, "patience": 10, "max_seconds": 270}
 """Training settings of the notebook's LSTM; ``max_seconds`` keeps it under 5 minutes on any CPU."""
-if os.environ.get("GOING_FURTHER_FAST"):  # quick check mode (tests): a tiny model, two epochs
-    LSTM_MODEL = {**LSTM_MODEL, "hidden": 16}
-    LSTM_FIT = {**LSTM_FIT, "epochs": 2}
 
 
 def _blas_threads(n):

@@ -22,18 +22,10 @@ that starts a name) and must predict index ``Y[t]``::
 
 Because ``x<t>`` is one-hot, ``Wax x<t>`` is just column ``X[t]`` of ``Wax``.
 The code below uses that column lookup; it gives bit-for-bit the same numbers
-as the matrix product with a one-hot vector (see ``tests/test_utils_rnn.py``).
-
-Speed: ``rnn_forward`` and ``rnn_backward`` hand long training runs to a
-compiled twin (:mod:`utils.rnn_fast`) that computes exactly the same numbers,
-bit for bit, several times faster. The code below is the definition; you can
-ignore the two lines that call the twin. ``DINO_RNN_FASTPATH=0`` switches the
-twin off.
+as the matrix product with a one-hot vector (see ``tests/utils/test_rnn.py``).
 """
 
 import numpy as np
-
-from . import rnn_fast  # compiled twin of rnn_forward/rnn_backward: same numbers, faster
 
 __all__ = [
     "softmax",
@@ -42,7 +34,6 @@ __all__ = [
     "initialize_parameters",
     "update_parameters",
     "print_sample",
-    "one_hot",
     "rnn_step_forward",
     "rnn_step_backward",
     "rnn_forward",
@@ -102,8 +93,6 @@ def update_parameters(parameters, gradients, lr):
 
     Returns the same ``parameters`` dict (updated).
     """
-    if rnn_fast.update(parameters, gradients, lr):  # the compiled twin did exactly this
-        return parameters
     for name in PARAMETER_NAMES:
         parameters[name] += -lr * gradients["d" + name]
     return parameters
@@ -119,14 +108,6 @@ def print_sample(sample_ix, ix_to_char):
     print(txt, end="")
 
 
-def one_hot(ix, size):
-    """Column vector of shape ``(size, 1)``: zeros, with a 1 at ``ix`` (all zeros if ``ix`` is None)."""
-    x = np.zeros((size, 1))
-    if ix is not None:
-        x[ix] = 1
-    return x
-
-
 def rnn_step_forward(parameters, a_prev, ix):
     """One time step of the RNN.
 
@@ -140,7 +121,7 @@ def rnn_step_forward(parameters, a_prev, ix):
         p_t -- distribution over the next character, shape ``(n_y, 1)``
     """
     Waa, Wax, Wya, by, b = (parameters[k] for k in ("Waa", "Wax", "Wya", "by", "b"))
-    # Wax @ one_hot(ix) is column ix of Wax (exact zeros for the None input);
+    # Wax @ (one-hot vector of ix) is column ix of Wax (exact zeros for the None input);
     # the sum keeps the textbook order (Wax x) + (Waa a_prev) + b, bit for bit.
     wax_x = Wax[:, ix : ix + 1] if ix is not None else 0.0
     a_next = np.tanh(wax_x + np.dot(Waa, a_prev) + b)
@@ -148,7 +129,7 @@ def rnn_step_forward(parameters, a_prev, ix):
     return a_next, p_t
 
 
-def rnn_forward(X, Y, a0, parameters, vocab_size=27):
+def rnn_forward(X, Y, a0, parameters):
     """Run the RNN over one example and add up the cross-entropy loss.
 
     Arguments:
@@ -156,16 +137,12 @@ def rnn_forward(X, Y, a0, parameters, vocab_size=27):
         Y -- list of target indices, same length as ``X``
         a0 -- initial hidden state, shape ``(n_a, 1)`` (not modified)
         parameters -- dict of weights
-        vocab_size -- size of the one-hot vectors
 
     Returns:
         loss -- sum over t of ``-log p<t>[Y[t]]`` (a float)
         cache -- ``(y_hat, a, x)``: dicts indexed by t (``a[-1]`` is a copy of
         ``a0``); ``x[t]`` holds the input index (None for the zero vector)
     """
-    fast = rnn_fast.forward(X, Y, a0, parameters)  # None unless the compiled twin takes this call
-    if fast is not None:
-        return fast
     x, a, y_hat = {}, {}, {}
     a[-1] = np.copy(a0)
     loss = 0
@@ -196,7 +173,7 @@ def rnn_step_backward(dy, gradients, parameters, x_ix, a, a_prev):
     da = np.dot(parameters["Wya"].T, dy) + gradients["da_next"]
     daraw = (1 - a * a) * da  # backprop through tanh
     gradients["db"] += daraw
-    if x_ix is not None:  # daraw @ one_hot(x).T only touches column x_ix
+    if x_ix is not None:  # daraw @ (one-hot vector of x).T only touches column x_ix
         gradients["dWax"][:, x_ix : x_ix + 1] += daraw
     gradients["dWaa"] += np.dot(daraw, a_prev.T)
     gradients["da_next"] = np.dot(parameters["Waa"].T, daraw)
@@ -216,9 +193,6 @@ def rnn_backward(X, Y, parameters, cache):
         weights; also ``da_next``, the gradient flowing into ``a<-1>``)
         a -- the hidden states from the cache, ``a[len(X) - 1]`` the last one
     """
-    fast = rnn_fast.backward(X, Y, parameters, cache)  # None unless the compiled twin takes this call
-    if fast is not None:
-        return fast
     (y_hat, a, x) = cache
     gradients = {"d" + k: np.zeros_like(parameters[k]) for k in PARAMETER_NAMES}
     gradients["da_next"] = np.zeros_like(a[0])
