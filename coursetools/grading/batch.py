@@ -42,7 +42,7 @@ import nbformat
 
 from . import untrusted
 from ..course import gradebook_url, tool_env
-from ..settings import SUBMISSION_TIMEOUT_S
+from ..settings import ASSIGNMENTS, SUBMISSION_TIMEOUT_S
 
 GRADED = "graded"
 MISSING = "missing notebook"
@@ -325,19 +325,27 @@ def read_statuses(course, assignment):
 
 
 def ensure_assignment(course, assignment):
-    """Make sure the gradebook knows the assignment (``nbgrader generate_assignment`` did it)."""
+    """Make sure the gradebook knows the assignment and ``source/<assignment>/`` holds what it ships.
+
+    ``course release`` does both (it copies the shipped files, then runs ``nbgrader generate_assignment``).
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
-    db = Path(course) / "gradebook.db"
-    if db.exists():
-        with Gradebook(gradebook_url(course)) as gb:
-            try:
-                gb.find_assignment(assignment)
-                return
-            except MissingEntry:
-                pass
-    raise GradingError(f"the gradebook of {course} has no assignment {assignment!r}: "
-                       f"run `nbgrader generate_assignment {assignment}` (or `python -m coursetools release`) first")
+    fix = (f"run `course release {assignment}` first (it copies what the assignment ships, "
+           "then runs nbgrader generate_assignment)")
+    if not Path(course).is_dir():
+        raise GradingError(f"no course folder {course}")
+    if not (Path(course) / "gradebook.db").exists():
+        raise GradingError(f"{course} has no gradebook: {fix}")
+    with Gradebook(gradebook_url(course)) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            raise GradingError(f"the gradebook of {course} has no assignment {assignment!r}: {fix}") from None
+    spec = ASSIGNMENTS.get(assignment)
+    missing = [rel for rel in (spec.shared if spec else ()) if not (Path(course) / "source" / assignment / rel).exists()]
+    if missing:
+        raise GradingError(f"source/{assignment}/{missing[0]} is missing (the tests need it): {fix}")
 
 
 def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_S, log=print, unsafe=False):

@@ -165,3 +165,16 @@ def test_cli_grade_reports_a_clear_error_for_an_unknown_course(tmp_path, capsys)
 
     assert main(["grade", "dinosaurus_island", "--course", str(tmp_path)]) == 1
     assert "generate_assignment" in capsys.readouterr().err
+
+
+def test_grading_needs_the_release_command_first(tmp_path):
+    from coursetools.course import make_course
+
+    with pytest.raises(grading.GradingError, match="has no gradebook: run `course release dinosaurus_island` first"):
+        grading.ensure_assignment(tmp_path, "dinosaurus_island")
+    course = make_course(tmp_path / "course", ["dinosaurus_island"])
+    run_nbgrader(["generate_assignment", "dinosaurus_island", "--force"], course)
+    grading.ensure_assignment(course, "dinosaurus_island")  # what `course release` leaves: ready
+    (course / "source" / "dinosaurus_island" / "utils" / "rnn.py").unlink()
+    with pytest.raises(grading.GradingError, match="source/dinosaurus_island/utils/rnn.py is missing"):
+        grading.ensure_assignment(course, "dinosaurus_island")
