@@ -152,6 +152,14 @@ def test_nothing_untrusted_is_left_and_no_secret_reaches_an_output(hostile):
             assert attacks.SECRET.encode() not in data and attacks.TOKEN.encode() not in data, path
 
 
+def test_a_fork_bomb_is_held_by_the_process_cap(hostile):
+    nb = nbformat.read(hostile["course"] / "autograded" / "fork-bomb" / attacks.ASSIGNMENT / attacks.NOTEBOOK,
+                       as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    seen = int(text.split("bomb processes:")[1].split()[0])
+    assert 10 < seen <= attacks.MAX_PROCESSES
+
+
 def test_invalid_submissions_say_why(hostile):
     r = hostile["results"]["symlinked-notebook"]
     assert "symbolic link" in r.reason

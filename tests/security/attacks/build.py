@@ -38,11 +38,12 @@ BLANK = next(e.cells for e in zoo.ZOO if e.name == "untouched")
 NOT_GRADED = "-" * len(zoo.CELLS)
 
 SUBMISSION_TIMEOUT_S = 60  # the batch's wall-clock limit per submission in this suite
-ATTACK_CONFIG = """
+MAX_PROCESSES = 48  # tasks of one sandbox in this suite
+ATTACK_CONFIG = f"""
 # --- the hostile-class suite's caps (tests/security/attacks/build.py) ---
 c.Sandbox.scratch_bytes = 32 * 1024**2
 c.Sandbox.tmp_bytes = 16 * 1024**2
-c.Sandbox.max_processes = 48
+c.Sandbox.max_processes = {MAX_PROCESSES}
 """
 TOKEN = "canary-token-7f3a9e"  # set in the grader's environment (JUPYTERHUB_API_TOKEN, ...)
 SECRET = "canary-private-key-5c1d"  # a file in the grader's home (~/.ssh/id_rsa), mode 0600
@@ -176,12 +177,15 @@ ATTACKS = [
         procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(4)]
         time.sleep(60)
         """),
-    Attack("fork-bomb", "a fork bomb in a child process (the kernel goes on)",
+    Attack("fork-bomb", "a fork bomb in a child process; it counts the processes it sees, then stops the bomb",
            "blank", "graded", BLANK, """
-        import subprocess, sys, time
-        code = "import os, time\\nwhile True:\\n    try:\\n        os.fork()\\n    except OSError:\\n        time.sleep(1)  # {marker}"
-        subprocess.Popen([sys.executable, "-c", code])
-        time.sleep(2)
+        import os, signal, subprocess, sys, time
+        code = "import os, time\\nwhile True:\\n    try:\\n        os.fork()\\n    except OSError:\\n        time.sleep(0.5)  # {marker}"
+        bomb = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+        time.sleep(3)
+        print("bomb processes:", sum(1 for p in os.listdir("/proc") if p.isdigit()))
+        os.killpg(bomb.pid, signal.SIGKILL)  # the kernel itself cannot start a thread while the bomb holds the quota
+        time.sleep(0.5)
         """),
     Attack("ignores-interrupts", "ignores SIGINT and sleeps: the cell timeout cannot interrupt it",
            "blank", "timed out", NOT_GRADED, """
