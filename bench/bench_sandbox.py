@@ -58,19 +58,18 @@ def kernel_life(course, cwd, unsafe, cells, memory=1536 * MiB):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in cells])
     client = NotebookClient(nb, kernel_manager_class=CappedKernelManager, timeout=120, config=c, allow_errors=True,
                             resources={"metadata": {"path": str(cwd)}})
-    rss, watchdog = 0, None
+    rss, km = 0, None
     t0 = time.perf_counter()
     try:
         with client.setup_kernel():
+            km = client.km
             for i, cell in enumerate(nb.cells):
                 client.execute_cell(cell, i)
             proc = psutil.Process(client.km.provisioner.process.pid)
             rss = sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
-            watchdog = client.km.last_watchdog
     except Exception as exc:  # a kernel the watchdog stopped
-        watchdog = client.km.last_watchdog
-        return time.perf_counter() - t0, rss, watchdog, exc
-    return time.perf_counter() - t0, rss, watchdog, None
+        return time.perf_counter() - t0, rss, km.last_watchdog if km else None, exc
+    return time.perf_counter() - t0, rss, km.last_watchdog, None
 
 
 def main(argv=None):
