@@ -350,3 +350,35 @@ def test_the_batch_stops_when_no_sandbox_can_be_made(monkeypatch, tmp_path):
         batch.check_sandbox(unsafe=True)  # the explicit escape hatch
     finally:
         sandbox.check_available.cache_clear()
+
+
+@pytest.mark.slow
+def test_plain_nbgrader_drops_links_and_rejects_a_symlinked_notebook(tmp_path):
+    """``nbgrader autograde`` with the course's config (as the formgrader runs it): DropUntrustedFiles at work."""
+    import shutil
+
+    from coursetools.course import run_nbgrader
+    from tests.zoo import build as zoo
+
+    course = zoo.make_course(tmp_path / "course")
+    release_dir = course / "release" / zoo.ASSIGNMENT
+    release_nb = nbformat.read(release_dir / zoo.NOTEBOOK, as_version=4)
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY")
+    secret.chmod(0o600)
+    for student in ("linker", "copycat"):
+        folder = course / "submitted" / student / zoo.ASSIGNMENT
+        shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+        nbformat.write(release_nb, folder / zoo.NOTEBOOK)
+    os.symlink(secret, course / "submitted" / "linker" / zoo.ASSIGNMENT / "notes.txt")
+    copycat = course / "submitted" / "copycat" / zoo.ASSIGNMENT / zoo.NOTEBOOK
+    copycat.unlink()
+    os.symlink(course / "submitted" / "linker" / zoo.ASSIGNMENT / zoo.NOTEBOOK, copycat)
+    proc = run_nbgrader(["autograde", zoo.ASSIGNMENT, "--force"], course, check=False)
+    log = proc.stdout + proc.stderr
+    graded = course / "autograded" / "linker" / zoo.ASSIGNMENT
+    assert (graded / zoo.NOTEBOOK).is_file() and not (graded / "notes.txt").exists(), log[-3000:]
+    assert "notes.txt: a symbolic link" in log
+    assert not (course / "autograded" / "copycat" / zoo.ASSIGNMENT).exists()
+    assert "is a symbolic link" in log
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
