@@ -71,7 +71,7 @@ from traitlets import Bool, Integer
 from traitlets.config import Configurable
 
 from . import kernel_stub, plaindata
-from .feedback import split_hidden
+from .feedback import PLACEHOLDER_FRAME, split_hidden
 from .plaindata import NotPlainData
 from .proxy import CallTimeout, FunctionProxy, KernelLink, KernelStopped
 
@@ -321,6 +321,8 @@ def error_output(exc, cell):
         for frame in traceback.extract_tb(exc.__traceback__):
             if frame.filename == _label(cell) and 0 < frame.lineno <= len(lines):
                 tb.append(f"Cell {cell.name}, line {frame.lineno}:\n    {lines[frame.lineno - 1].strip()}")
+    else:
+        tb.append(PLACEHOLDER_FRAME)  # the student learns that a hidden check failed, never its code
     kernel_tb = getattr(exc, "kernel_traceback", "")
     if kernel_tb:
         tb.append("In your code (run in the grading kernel):\n" + kernel_tb.rstrip())

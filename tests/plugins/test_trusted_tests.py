@@ -12,7 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from coursetools.plugins.feedback import BEGIN, END
+from coursetools.plugins.feedback import BEGIN, END, PLACEHOLDER_FRAME
 from coursetools.plugins.proxy import CallTimeout, FunctionProxy
 from coursetools.plugins.trusted_tests import (Plan, TrustedCell, TrustedNamespace, TrustedSetupError,
                                                defined_names, error_output, hide_tests_on_disk, run_test)
@@ -132,6 +132,7 @@ def test_a_failing_hidden_test_shows_the_message_and_no_hidden_source(course):
     err = outputs[-1]
     assert err.ename == "AssertionError" and err.evalue == "clip gives the wrong value here"
     text = "\n".join(err.traceback)
+    assert PLACEHOLDER_FRAME in err.traceback
     assert "_secret_expected" not in text and "27.578643144" not in text and "assert clip" not in text
 
 
