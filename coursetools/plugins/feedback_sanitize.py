@@ -337,11 +337,26 @@ def keep_only_notebook_html(assignment=None, student=None, notebooks=(), **_):
     for path in sorted(folder.iterdir()):
         if path.name in keep and path.is_file() and not path.is_symlink():
             continue
+        if path.name == "timestamp.txt" and _is_timestamp_file(path):
+            continue  # the submission's time, from submitted/: release_feedback needs it
         log.warning("feedback: removed %s (only the notebook's feedback page is released)", path)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink()
+
+
+def _is_timestamp_file(path):
+    """A regular file holding one timestamp, as nbgrader writes ``timestamp.txt``."""
+    from nbgrader.utils import parse_utc
+
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > 100:
+        return False
+    try:
+        parse_utc(path.read_text().strip())
+    except Exception:  # not a timestamp: not nbgrader's file
+        return False
+    return True
 
 
 # ----- leaks in other encodings ---------------------------------------------------------------

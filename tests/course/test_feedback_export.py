@@ -25,13 +25,16 @@ def test_generate_feedback_in_the_grader_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("DINO_HUB_COURSE_ROOT", str(tmp_path / "course"))
     course = make_course(tmp_path / "course", [DEFAULT_ASSIGNMENT])
     run_nbgrader(["generate_assignment", DEFAULT_ASSIGNMENT, "--force"], course)
-    add_submission(course, "alice", DEFAULT_ASSIGNMENT, ROOT / "source" / DEFAULT_ASSIGNMENT)
+    submission = add_submission(course, "alice", DEFAULT_ASSIGNMENT, ROOT / "source" / DEFAULT_ASSIGNMENT)
+    (submission / "timestamp.txt").write_text("2026-12-01 09:30:00.000000 UTC")  # as `nbgrader collect` leaves it
     run_nbgrader(["autograde", DEFAULT_ASSIGNMENT, "--student", "alice", "--force"], course)
     run_nbgrader(["generate_feedback", DEFAULT_ASSIGNMENT, "--student", "alice", "--force"], course)
 
     notebook = ASSIGNMENTS[DEFAULT_ASSIGNMENT].notebooks[0]
     page = course / "feedback" / "alice" / DEFAULT_ASSIGNMENT / notebook.replace(".ipynb", ".html")
     assert page.exists(), f"no feedback page: {sorted(p.name for p in page.parent.glob('*'))}"
+    assert sorted(p.name for p in page.parent.iterdir()) == sorted([page.name, "timestamp.txt"]), (
+        "the feedback folder holds the page and the submission's timestamp (release_feedback reads it)")
     html = page.read_text()
     images = re.findall(r"<img\b[^>]*>", html)
     assert images, "the feedback page shows the notebook's figures and plots"
