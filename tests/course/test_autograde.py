@@ -9,6 +9,8 @@ from coursetools.course import gradebook_url, ignore_caches, make_course, run_nb
 from tests.zoo.build import ASSIGNMENT
 from tests.zoo.build import CELLS as GRADED_CELLS  # the graded cells and their points, in one place
 
+pytestmark = pytest.mark.slow  # a real nbgrader autograde
+
 
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory):

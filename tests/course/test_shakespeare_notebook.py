@@ -10,6 +10,7 @@ a student would type. About a minute on 2 CPU cores.
 import shutil
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from coursetools.course import copy_shared
@@ -54,6 +55,7 @@ def test_shakespeare_notebook_is_ungraded_and_released_with_its_model():
             assert needle not in code.lower()
 
 
+@pytest.mark.slow  # executes the notebook (TensorFlow)
 def test_shakespeare_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     _layout(tmp_path)
     monkeypatch.setenv("SHAKESPEARE_FAST", "1")
@@ -78,6 +80,7 @@ def test_shakespeare_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert not [o for o in poem_cell.outputs if o["output_type"] == "execute_result"], "the poem was echoed as Out[]"
 
 
+@pytest.mark.slow  # a real kernel with TensorFlow
 def test_a_student_types_a_sentence_in_a_real_kernel(tmp_path):
     """The notebook's ``generate_output(model, None, ...)`` asks through Jupyter's stdin, prints the poem once."""
     from queue import Empty

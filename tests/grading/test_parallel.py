@@ -24,6 +24,8 @@ from coursetools.course import run_nbgrader  # noqa: E402
 from coursetools.grading.report import cell_scores  # noqa: E402
 from coursetools.settings import ROOT  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real nbgrader runs on a Dask cluster
+
 ASSIGNMENT = "dinosaurus_island"
 NOTEBOOK = "Dinosaurus_Island.ipynb"
 

@@ -20,6 +20,8 @@ from coursetools.grading import report
 from coursetools.plugins.feedback import generate_feedback, scan_for_leaks, secret_lines
 from tests.zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, ZOO_MAX_OUTPUT_BYTES, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
 
+pytestmark = pytest.mark.slow  # the whole zoo, autograded for real
+
 
 def tree_digest(folder):
     """``{relative path: sha256}`` of every file under ``folder`` (and its mode)."""

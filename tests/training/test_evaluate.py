@@ -76,6 +76,7 @@ QUICK_CELL = ("import utils.name_models as _quick\n"
               "_quick.LSTM_FIT.update(epochs=2)\n")
 
 
+@pytest.mark.slow  # executes the notebook
 def test_notebook_runs_top_to_bottom(tmp_path):
     shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
     copy_shared(ASSIGNMENT.name, tmp_path)

@@ -80,6 +80,7 @@ def test_recorded_baselines_are_reproduced_and_the_model_beats_kn4(record, parts
 
 # Keras 3.15 itself calls np.array(x, copy=False) on TF tensors when saving (numpy 2 notice).
 @pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+@pytest.mark.slow  # Keras training
 def test_training_script_end_to_end_on_a_tiny_model(tmp_path, capsys):
     out = tmp_path / "tiny.keras"
     rc = T.main(["--out", str(out), "--units", "8", "--embed-dim", "4", "--max-epochs", "2",
