@@ -22,8 +22,8 @@ feedback:          ## feedback HTML without hidden tests, then a leak scan
 	$(COURSE) feedback $(A)
 zip-collect:       ## LMS zip in downloaded/<assignment>/archive/ -> submitted/
 	$(COURSE) zip-collect $(A)
-grade-parallel:    ## autograde every submission on Dask (SCHEDULER=tcp://host:port for an existing cluster)
-	$(COURSE) grade-parallel $(A) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+grade-parallel:    ## autograde every submission on Dask (SCHEDULER=tls://host:port TLS="--tls-ca-file .. --tls-cert .. --tls-key .." for an existing cluster)
+	$(COURSE) grade-parallel $(A) $(if $(SCHEDULER),--scheduler $(SCHEDULER) $(TLS))
 evaluate:          ## print the test NLL of every dinosaur-name model (Going further)
 	$(COURSE) evaluate
 shakespeare-model: ## retrain the Shakespeare LSTM + n-gram baselines (16-40 min on 2 CPU cores)
