@@ -337,8 +337,8 @@ def keep_only_notebook_html(assignment=None, student=None, notebooks=(), **_):
     for path in sorted(folder.iterdir()):
         if path.name in keep and path.is_file() and not path.is_symlink():
             continue
-        if path.name == "timestamp.txt" and _is_timestamp_file(path):
-            continue  # the submission's time, from submitted/: release_feedback needs it
+        if path.name in RELEASE_FILES and RELEASE_FILES[path.name](path):
+            continue  # nbgrader's own files from submitted/: release_feedback reads them
         log.warning("feedback: removed %s (only the notebook's feedback page is released)", path)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
@@ -346,17 +346,30 @@ def keep_only_notebook_html(assignment=None, student=None, notebooks=(), **_):
             path.unlink()
 
 
+def _small_regular_file(path, limit=256):
+    return not path.is_symlink() and path.is_file() and path.stat().st_size <= limit
+
+
 def _is_timestamp_file(path):
     """A regular file holding one timestamp, as nbgrader writes ``timestamp.txt``."""
     from nbgrader.utils import parse_utc
 
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > 100:
+    if not _small_regular_file(path):
         return False
     try:
         parse_utc(path.read_text().strip())
     except Exception:  # not a timestamp: not nbgrader's file
         return False
     return True
+
+
+def _is_submission_secret(path):
+    """A regular file holding one token, as ``nbgrader submit`` writes ``submission_secret.txt``."""
+    return _small_regular_file(path) and re.fullmatch(r"[A-Za-z0-9+/=_\-]{8,200}", path.read_text().strip()) is not None
+
+
+# Files of nbgrader's own that `nbgrader release_feedback` reads next to the page, with their check.
+RELEASE_FILES = {"timestamp.txt": _is_timestamp_file, "submission_secret.txt": _is_submission_secret}
 
 
 # ----- leaks in other encodings ---------------------------------------------------------------

@@ -27,14 +27,20 @@ def test_generate_feedback_in_the_grader_configuration(tmp_path, monkeypatch):
     run_nbgrader(["generate_assignment", DEFAULT_ASSIGNMENT, "--force"], course)
     submission = add_submission(course, "alice", DEFAULT_ASSIGNMENT, ROOT / "source" / DEFAULT_ASSIGNMENT)
     (submission / "timestamp.txt").write_text("2026-12-01 09:30:00.000000 UTC")  # as `nbgrader collect` leaves it
+    (submission / "submission_secret.txt").write_text("c2VjcmV0LW9mLWFsaWNlLXN1Ym1pc3Npb24=")  # as `nbgrader submit` does
     run_nbgrader(["autograde", DEFAULT_ASSIGNMENT, "--student", "alice", "--force"], course)
     run_nbgrader(["generate_feedback", DEFAULT_ASSIGNMENT, "--student", "alice", "--force"], course)
 
     notebook = ASSIGNMENTS[DEFAULT_ASSIGNMENT].notebooks[0]
     page = course / "feedback" / "alice" / DEFAULT_ASSIGNMENT / notebook.replace(".ipynb", ".html")
     assert page.exists(), f"no feedback page: {sorted(p.name for p in page.parent.glob('*'))}"
-    assert sorted(p.name for p in page.parent.iterdir()) == sorted([page.name, "timestamp.txt"]), (
-        "the feedback folder holds the page and the submission's timestamp (release_feedback reads it)")
+    assert sorted(p.name for p in page.parent.iterdir()) == sorted([page.name, "submission_secret.txt", "timestamp.txt"]), (
+        "the feedback folder holds the page and the two files release_feedback reads, nothing else")
+    (tmp_path / "exchange").mkdir(mode=0o777)
+    (tmp_path / "exchange").chmod(0o777)  # as the hub's exchange folder is
+    released = run_nbgrader(["release_feedback", DEFAULT_ASSIGNMENT, "--student", "alice",
+                             f"--Exchange.root={tmp_path / 'exchange'}"], course)
+    assert list((tmp_path / "exchange").rglob("feedback/*.html")), released.stdout + released.stderr
     html = page.read_text()
     images = re.findall(r"<img\b[^>]*>", html)
     assert images, "the feedback page shows the notebook's figures and plots"
