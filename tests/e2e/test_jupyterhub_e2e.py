@@ -75,7 +75,10 @@ def formgrader_frame(page):
 def confirm_success(frame, text):
     """Wait for the formgrader's success dialog containing ``text`` and close it."""
     modal = frame.locator("#success-modal")
-    expect(modal).to_be_visible(timeout=LONG)
+    error = frame.locator("#error-modal")
+    expect(modal.or_(error)).to_be_visible(timeout=LONG)
+    if error.count():  # the formgrader said why: fail now with its message, not after LONG
+        pytest.fail(f"the formgrader reported an error instead of {text!r}:\n{error.inner_text()}", pytrace=False)
     expect(modal).to_contain_text(text)
     modal.locator(".modal-footer button", has_text="OK").click()
     expect(modal).to_have_count(0)  # removed once its fade-out ends
