@@ -37,6 +37,7 @@ def test_no_generated_copy_is_tracked_under_source(name):
     assert sorted(ignored.stdout.split()) == sorted(folders), ".gitignore must cover the generated copies"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENT_NAMES)
 def test_committed_release_equals_what_the_command_builds(rebuilt, name):
     diffs = tree_differences(RELEASE_DIR / name, rebuilt / "release" / name)
@@ -89,12 +90,14 @@ def validate(notebook_dir, notebook, tmp_path):
     return proc.returncode, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_nbgrader_validate_passes_on_the_solution(tmp_path):
     course = make_course(tmp_path / "course", ["dinosaurus_island"])
     code, out = validate(course / "source" / "dinosaurus_island", "Dinosaurus_Island.ipynb", tmp_path)
     assert "Success! Your notebook passes all the tests." in out, out[-3000:]
 
 
+@pytest.mark.slow
 def test_nbgrader_validate_fails_on_the_release(tmp_path):
     code, out = validate(RELEASE_DIR / "dinosaurus_island", "Dinosaurus_Island.ipynb", tmp_path)
     assert "Success!" not in out

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import expect  # in requirements-dev.txt, always installed by dev.py
 
 expect.set_options(timeout=60_000)
+pytestmark = pytest.mark.slow  # a real hub in a browser: minutes
 
 ASSIGNMENT = "dinosaurus_island"
 NOTEBOOK = "Dinosaurus_Island.ipynb"

@@ -167,6 +167,7 @@ def test_cli_grade_reports_a_clear_error_for_an_unknown_course(tmp_path, capsys)
     assert "generate_assignment" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_grading_needs_the_release_command_first(tmp_path):
     from coursetools.course import make_course
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from traitlets.config import Config
 
@@ -39,6 +40,7 @@ def test_launcher_requires_a_command():
     assert proc.returncode != 0 and "no kernel command" in proc.stderr
 
 
+@pytest.mark.slow
 def test_grading_execute_caps_output_memory_and_time(tmp_path):
     nb = new_notebook(cells=[
         new_code_cell("import numpy as np\nfor _ in range(50):\n    print('x' * 100_000)"),

@@ -1,8 +1,10 @@
 """The gradebook guard: nbgrader's schema and nothing else, no row outside the graded submission changed."""
 
+import shutil
 import sqlite3
 
 import nbformat
+
 import pytest
 
 from coursetools.grading.batch import GradingError
@@ -12,12 +14,16 @@ ASSIGNMENT = "a"
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own add_submission
 
 
-@pytest.fixture
-def course(tmp_path):
-    """A gradebook with one assignment (two graded cells), students alice and bob, both graded."""
+@pytest.fixture(scope="module")
+def graded_gradebook(tmp_path_factory):
+    """A gradebook with one assignment (two graded cells), students alice and bob, both graded.
+
+    Built once (nbgrader creates its schema with alembic, which takes seconds); each test gets a copy.
+    """
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+    path = tmp_path_factory.mktemp("template") / "gradebook.db"
+    with Gradebook(f"sqlite:///{path}") as gb:
         gb.add_assignment(ASSIGNMENT)
         gb.add_assignment("other")
         for name in (ASSIGNMENT, "other"):
@@ -31,6 +37,13 @@ def course(tmp_path):
                 for cell, score in (("test-f", 1), ("test-g", 2)):
                     gb.find_grade(cell, "A", name, student).auto_score = score
         gb.db.commit()
+    return path
+
+
+@pytest.fixture
+def course(tmp_path, graded_gradebook):
+    """A course folder holding a fresh copy of :func:`graded_gradebook`."""
+    shutil.copy(graded_gradebook, tmp_path / "gradebook.db")
     return tmp_path
 
 

@@ -54,6 +54,7 @@ def test_shipped_course_rnn_variants():
         assert len(v["iterations"]) == len(v["dev_nll"]) == len(v["train_loss"]) > 0
 
 
+@pytest.mark.slow
 def test_table_command_prints_every_model(capsys):
     assert evaluate.main([]) == 0
     out = capsys.readouterr().out

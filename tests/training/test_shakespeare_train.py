@@ -53,6 +53,7 @@ def test_shipped_model_is_small_and_matches_the_recorded_settings(record):
     assert model.output_shape == (None, None, S.VOCAB_SIZE)
 
 
+@pytest.mark.slow
 def test_shipped_model_reproduces_its_recorded_test_nll(record, parts):
     _, train, dev, test = parts
     model = S.load_model(MODEL)

@@ -190,6 +190,7 @@ def test_novelty_rate():
         novelty_rate([], ["rex"])
 
 
+@pytest.mark.slow
 def test_baselines_are_tuned_on_dev_only(split):
     _, train, test, fit, dev = split
     rows = ngram_baselines(train, test, fit, dev)

@@ -133,6 +133,7 @@ def test_build_model_rejects_bad_settings():
         S.build_model(units=())
 
 
+@pytest.mark.slow
 def test_a_short_fit_lowers_the_loss(tiny_model):
     import keras
 
@@ -250,6 +251,7 @@ def test_star_import_of_utils_never_imports_tensorflow():
     assert out.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_importing_the_helpers_prints_no_tensorflow_log_lines():
     import subprocess
     import sys
