@@ -42,6 +42,15 @@ def _box(ax, x, y, w, h, text, color, fontsize=11):
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
 
 
+def _time_step(ax, x, t, char, ys, cell_label, cell_height):
+    """One column of an unrolled RNN at ``x``: input ``char`` (None: the zero vector), the cell, the softmax."""
+    y_in, y_cell, y_out = ys
+    label = r"$\vec{0}$" if char is None else f"'{char}'"
+    _box(ax, x, y_in, 1.05, 0.55, f"$x^{{\\langle {t + 1} \\rangle}}$ = {label}", INPUT_COLOR, 10)
+    _box(ax, x, y_cell, 1.05, cell_height, cell_label, CELL_COLOR, 10)
+    _box(ax, x, y_out, 1.05, 0.55, f"$\\hat{{y}}^{{\\langle {t + 1} \\rangle}}$ softmax", OUTPUT_COLOR, 10)
+
+
 def _arrow(ax, start, end, color="#333333", style="-|>", connectionstyle="arc3", linestyle="-", shrink_end=0.0):
     if shrink_end:  # stop a little before ``end`` so that the head stays visible
         end = (end[0] - shrink_end, end[1])
@@ -69,10 +78,7 @@ def draw_rnn_unrolled():
     y_in, y_cell, y_out, y_target = 0.55, 1.95, 3.3, 4.35
     for t in range(steps):
         x = 2.0 * t + 0.6
-        label = r"$\vec{0}$" if inputs[t] is None else f"'{inputs[t]}'"
-        _box(ax, x, y_in, 1.05, 0.55, f"$x^{{\\langle {t + 1} \\rangle}}$ = {label}", INPUT_COLOR, 10)
-        _box(ax, x, y_cell, 1.05, 0.75, "RNN cell\n(tanh)", CELL_COLOR, 10)
-        _box(ax, x, y_out, 1.05, 0.55, f"$\\hat{{y}}^{{\\langle {t + 1} \\rangle}}$ softmax", OUTPUT_COLOR, 10)
+        _time_step(ax, x, t, inputs[t], (y_in, y_cell, y_out), "RNN cell\n(tanh)", 0.75)
         ax.text(x, y_target, f"target '{_char(targets[t])}'", ha="center", va="center", fontsize=10, color="#8a3b00")
         _arrow(ax, (x, y_in + 0.28), (x, y_cell - 0.38))
         _arrow(ax, (x, y_cell + 0.38), (x, y_out - 0.28))
@@ -174,10 +180,7 @@ def draw_sampling_loop():
     y_in, y_cell, y_out, y_draw = 0.55, 1.9, 3.15, 4.25
     for t in range(steps):
         x = 2.0 * t + 0.6
-        label = r"$\vec{0}$" if inputs[t] is None else f"'{inputs[t]}'"
-        _box(ax, x, y_in, 1.05, 0.55, f"$x^{{\\langle {t + 1} \\rangle}}$ = {label}", INPUT_COLOR, 10)
-        _box(ax, x, y_cell, 1.05, 0.7, "RNN cell", CELL_COLOR, 10)
-        _box(ax, x, y_out, 1.05, 0.55, f"$\\hat{{y}}^{{\\langle {t + 1} \\rangle}}$ softmax", OUTPUT_COLOR, 10)
+        _time_step(ax, x, t, inputs[t], (y_in, y_cell, y_out), "RNN cell", 0.7)
         _box(ax, x, y_draw, 1.05, 0.55, f"draw '{_char(drawn[t])}'", DRAW_COLOR, 10)
         _arrow(ax, (x, y_in + 0.28), (x, y_cell - 0.35))
         _arrow(ax, (x, y_cell + 0.35), (x, y_out - 0.28))
