@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursetools.course import copy_shared
 from coursetools.settings import RELEASE_DIR, ROOT, SOURCE_DIR
 from coursetools.solution import load_solution
 
@@ -194,9 +195,20 @@ def run_cell(namespace, source, name):
     return out.getvalue()
 
 
-def notebook_namespace(cells, monkeypatch):
-    """The reference solution with the notebook's data cells run, in the assignment's folder."""
-    monkeypatch.chdir(NOTEBOOK.parent)
+@pytest.fixture(scope="module")
+def assignment_folder(tmp_path_factory):
+    """What the notebook finds beside it in a course (``data/``, ``utils/``), built from the top-level copies.
+
+    ``source/<assignment>/data`` is generated and not in git, so a fresh clone does not have it.
+    """
+    folder = tmp_path_factory.mktemp("dinosaurus_island")
+    copy_shared("dinosaurus_island", folder)
+    return folder
+
+
+def notebook_namespace(cells, monkeypatch, folder):
+    """The reference solution with the notebook's data cells run, in a folder laid out like the assignment's."""
+    monkeypatch.chdir(folder)
     namespace = load_solution()
     for cell_id in DATA_CELLS:
         run_cell(namespace, cells[cell_id], cell_id)
@@ -217,16 +229,16 @@ def _slow_if_model(case, function):
 
 
 @pytest.mark.parametrize("function", [_slow_if_model(f, f) for f in sorted(VISIBLE_TEST)])
-def test_the_reference_solution_passes_every_visible_test(cells, monkeypatch, function):
-    namespace = notebook_namespace(cells, monkeypatch)
+def test_the_reference_solution_passes_every_visible_test(cells, monkeypatch, assignment_folder, function):
+    namespace = notebook_namespace(cells, monkeypatch, assignment_folder)
     printed = run_cell(namespace, cells[VISIBLE_TEST[function]], VISIBLE_TEST[function])
     assert "All tests passed!" in printed
 
 
 @pytest.mark.parametrize("mistake", [_slow_if_model(m, m.tested_by or m.function) for m in MISTAKES],
                          ids=[m.id for m in MISTAKES])
-def test_a_mistake_fails_the_visible_test_and_names_its_cause(cells, monkeypatch, mistake):
-    namespace = notebook_namespace(cells, monkeypatch)
+def test_a_mistake_fails_the_visible_test_and_names_its_cause(cells, monkeypatch, assignment_folder, mistake):
+    namespace = notebook_namespace(cells, monkeypatch, assignment_folder)
     run_cell(namespace, student_version(cells, mistake), f"{mistake.function} ({mistake.id})")
     test_cell = VISIBLE_TEST[mistake.tested_by or mistake.function]
     with pytest.raises(AssertionError) as failure:
@@ -236,10 +248,10 @@ def test_a_mistake_fails_the_visible_test_and_names_its_cause(cells, monkeypatch
 
 
 @pytest.mark.parametrize("function", [_slow_if_model(f, f) for f in sorted(VISIBLE_TEST)])
-def test_an_unwritten_function_stays_not_implemented(cells, monkeypatch, function):
+def test_an_unwritten_function_stays_not_implemented(cells, monkeypatch, assignment_folder, function):
     """The release's answer cells raise NotImplementedError; the visible tests let it through (graded "not
     implemented", not "failed"), also when the unwritten function is called by another one (model -> sample)."""
-    namespace = notebook_namespace(cells, monkeypatch)
+    namespace = notebook_namespace(cells, monkeypatch, assignment_folder)
     release = nbformat.read(RELEASE, as_version=4)
     released = {cell.get("id"): cell.source for cell in release.cells}
     for name in ("clip", "sample", "optimize"):  # model's answer is kept: it calls sample, which is not written
