@@ -41,6 +41,7 @@ from pathlib import Path
 import nbformat
 
 from . import untrusted
+from .warm_nbgrader import WarmNbgrader
 from ..course import gradebook_url, tool_env
 from ..settings import ASSIGNMENTS, SUBMISSION_TIMEOUT_S
 
@@ -221,18 +222,23 @@ def run_in_group(cmd, cwd, timeout_s):
         return None, out
 
 
-def run_autograde(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, submitted_dir=None, unsafe=False):
+def run_autograde(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, submitted_dir=None, unsafe=False,
+                  warm=None):
     """Run nbgrader for one student; return ``(returncode or None on timeout, log text)``.
 
     ``submitted_dir``: grade from this folder instead of ``submitted/`` (the
-    clean copy); ``unsafe``: kernels without the sandbox.
+    clean copy); ``unsafe``: kernels without the sandbox; ``warm``: a started
+    :class:`~coursetools.grading.warm_nbgrader.WarmNbgrader` (nbgrader forked
+    from it, its imports already paid), else a new ``python -m nbgrader``.
     """
-    cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={glob.escape(student)}", "--force"]
+    argv = ["autograde", assignment, f"--student={glob.escape(student)}", "--force"]
     if submitted_dir:
-        cmd.append(f"--CourseDirectory.submitted_directory={submitted_dir}")
+        argv.append(f"--CourseDirectory.submitted_directory={submitted_dir}")
     if unsafe:
-        cmd.append("--Sandbox.unsafe_no_sandbox=True")
-    return run_in_group(cmd, course, timeout_s)
+        argv.append("--Sandbox.unsafe_no_sandbox=True")
+    if warm is not None:
+        return warm.run(argv, course, timeout_s)
+    return run_in_group([sys.executable, "-m", "nbgrader", *argv], course, timeout_s)
 
 
 UNSAFE_NOTE = "graded WITHOUT the sandbox (--unsafe-no-sandbox)"
@@ -251,8 +257,11 @@ def check_sandbox(unsafe=False):
         raise GradingError(str(exc)) from None
 
 
-def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, notebooks=None, unsafe=False):
+def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, notebooks=None, unsafe=False,
+                  warm=None):
     """Pre-check and autograde one submission; never raises for a bad submission.
+
+    ``warm``: a started :class:`~coursetools.grading.warm_nbgrader.WarmNbgrader` to fork nbgrader from.
 
     nbgrader grades a clean private copy of the submission (plain files
     only: links, special and oversized files are dropped and noted); what is
@@ -268,7 +277,7 @@ def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, n
         return StudentResult(student, assignment, status, reason, notes, time.perf_counter() - t0)
     with tempfile.TemporaryDirectory(prefix="submission-") as clean:
         notes += untrusted.describe(untrusted.safe_copy(folder, os.path.join(clean, student, assignment)))
-        code, log = run_autograde(course, assignment, student, timeout_s, clean, unsafe)
+        code, log = run_autograde(course, assignment, student, timeout_s, clean, unsafe, warm)
     notes += [f"after grading: {d}" for d in untrusted.describe(
         untrusted.sanitize(course / "autograded" / student / assignment))]
     if unsafe:
@@ -365,11 +374,12 @@ def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_
 
     guard = GradebookGuard(course, assignment).start()
     results = []
-    for i, student in enumerate(students, 1):
-        r = grade_student(course, assignment, student, timeout_s, notebooks, unsafe)
-        results.append(r)
-        guard.check(student)
-        extra = f": {r.reason}" if r.reason else ""
-        log(f"[{i}/{len(students)}] {student}: {r.status}{extra} ({r.seconds:.1f} s)")
+    with WarmNbgrader(env=tool_env()) as warm:  # nbgrader's imports paid once for the class
+        for i, student in enumerate(students, 1):
+            r = grade_student(course, assignment, student, timeout_s, notebooks, unsafe, warm)
+            results.append(r)
+            guard.check(student)
+            extra = f": {r.reason}" if r.reason else ""
+            log(f"[{i}/{len(students)}] {student}: {r.status}{extra} ({r.seconds:.1f} s)")
     write_statuses(course, assignment, results)
     return results

@@ -30,6 +30,7 @@ Dask cluster:
   (nbgrader plus its kernel) is measured and reported.
 """
 
+import atexit
 import io
 import os
 import shutil
@@ -40,11 +41,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..course import gradebook_url, ignore_caches, make_course, run_nbgrader
+from ..course import gradebook_url, ignore_caches, make_course, run_nbgrader, tool_env
 from ..settings import SUBMISSION_TIMEOUT_S
 from . import batch, untrusted
 from .gradebook_guard import GradebookGuard
 from .memory import PeakMemory
+from .warm_nbgrader import WarmNbgrader
 
 DEFAULT_RETRIES = 2
 CONNECT_TIMEOUT = "20s"  # to reach an existing scheduler
@@ -101,6 +103,18 @@ def _read_scratch_gradebook(course, assignment, student):
         return stamp, grades, comments, flagged
 
 
+_WARM = None
+
+
+def worker_nbgrader():
+    """This worker process's :class:`WarmNbgrader`: nbgrader's start-up paid once per worker, not per student."""
+    global _WARM
+    if _WARM is None:
+        _WARM = WarmNbgrader(env=tool_env())
+        atexit.register(_WARM.close)
+    return _WARM.start()
+
+
 def grade_task(course, template, assignment, student, timeout_s, notebooks, attempt=1, unsafe=False):
     """Grade one student in a scratch course of its own; runs on a Dask worker.
 
@@ -130,7 +144,7 @@ def grade_task(course, template, assignment, student, timeout_s, notebooks, atte
         else:  # a missing folder is reported by grade_student's pre-check
             (scratch / "submitted" / student).mkdir(parents=True)
         with PeakMemory() as mem:
-            result = batch.grade_student(scratch, assignment, student, timeout_s, notebooks, unsafe)
+            result = batch.grade_student(scratch, assignment, student, timeout_s, notebooks, unsafe, worker_nbgrader())
         result.notes[:0] = dropped
         outcome = TaskOutcome(asdict(result), worker=worker, attempt=attempt,
                               peak_tree_rss=mem.tree, peak_kernel_rss=mem.single)
