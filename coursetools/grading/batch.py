@@ -10,7 +10,9 @@ every ``submitted/<student>/<assignment>/`` of a course folder:
 2. runs ``nbgrader autograde <assignment> --student <student> --force`` in its
    own process group, under a wall-clock limit for the whole submission (the
    per-cell limit and the memory cap live in ``nbgrader_config.py``). One bad
-   submission never stops the batch;
+   submission never stops the batch. Each student gets a fresh nbgrader
+   process, forked from a warm server that paid nbgrader's imports once for
+   the batch (:mod:`coursetools.grading.warm_nbgrader`);
 3. records a :class:`StudentResult`: ``graded`` or why the submission could not
    be graded (``missing notebook``, ``invalid notebook``, ``kernel died``,
    ``timed out``, ``grading error``), with the reason and notes (locked cells

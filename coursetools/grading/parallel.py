@@ -12,7 +12,8 @@ Dask cluster:
   and run the course's Python environment with ``coursetools`` installed.
 * **Isolation**: every student is graded by :func:`coursetools.grading.batch.grade_student`
   (the same function as the sequential ``grade`` command: pre-checks, one
-  ``nbgrader autograde --student``, statuses) inside a scratch course of its
+  ``nbgrader autograde --student``, forked from the worker's warm nbgrader
+  server, statuses) inside a scratch course of its
   own in the worker's temporary folder: a copy of the assignment's template
   gradebook (made once with ``nbgrader generate_assignment``), the source and
   release folders, the course's config, and that one student's submission.

@@ -104,9 +104,13 @@ def _keep_log(state_dir, artifacts):
         shutil.copy(log, artifacts / "jupyterhub.log")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian chromium under Playwright."""
+    """Headless Debian chromium under Playwright.
+
+    Module scope, not session: Playwright's sync API keeps an asyncio loop marked running in the
+    main thread until it stops, and every later test of the run that calls ``asyncio.run`` would fail.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
