@@ -43,7 +43,7 @@ from pathlib import Path
 import nbformat
 
 from . import untrusted
-from .warm_nbgrader import WarmNbgrader
+from .warm_nbgrader import WarmNbgrader, WarmNbgraderError
 from ..course import gradebook_url, tool_env
 from ..settings import ASSIGNMENTS, SUBMISSION_TIMEOUT_S
 
@@ -239,7 +239,10 @@ def run_autograde(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, s
     if unsafe:
         argv.append("--Sandbox.unsafe_no_sandbox=True")
     if warm is not None:
-        return warm.run(argv, course, timeout_s)
+        try:
+            return warm.run(argv, course, timeout_s)
+        except WarmNbgraderError as exc:  # the machinery, not the submission: grade it the cold way
+            print(f"warm nbgrader unavailable ({exc}); a new nbgrader process grades {student}", file=sys.stderr)
     return run_in_group([sys.executable, "-m", "nbgrader", *argv], course, timeout_s)
 
 
@@ -374,14 +377,17 @@ def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_
     students = list(students) if students else students_of(course, assignment)
     from .gradebook_guard import GradebookGuard  # the gradebook is written only by the grader
 
-    guard = GradebookGuard(course, assignment).start()
-    results = []
-    with WarmNbgrader(env=tool_env()) as warm:  # nbgrader's imports paid once for the class
+    warm = WarmNbgrader(env=tool_env()).spawn()  # nbgrader's imports, paid once for the class, while the guard starts
+    try:
+        guard = GradebookGuard(course, assignment).start()
+        results = []
         for i, student in enumerate(students, 1):
             r = grade_student(course, assignment, student, timeout_s, notebooks, unsafe, warm)
             results.append(r)
             guard.check(student)
             extra = f": {r.reason}" if r.reason else ""
             log(f"[{i}/{len(students)}] {student}: {r.status}{extra} ({r.seconds:.1f} s)")
+    finally:
+        warm.close()
     write_statuses(course, assignment, results)
     return results

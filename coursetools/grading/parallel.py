@@ -113,7 +113,7 @@ def worker_nbgrader():
     if _WARM is None:
         _WARM = WarmNbgrader(env=tool_env())
         atexit.register(_WARM.close)
-    return _WARM.start()
+    return _WARM.spawn()  # the first run waits for it; a server that cannot start falls back to a new nbgrader
 
 
 def grade_task(course, template, assignment, student, timeout_s, notebooks, attempt=1, unsafe=False):

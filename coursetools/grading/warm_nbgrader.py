@@ -69,6 +69,8 @@ class WarmNbgrader:
         self.python = python
         self.start_timeout_s = start_timeout_s
         self.proc = None
+        self.ready = False
+        self.broken = None  # why the server could not start (then every request says so at once)
         self._buffer = b""
 
     def __enter__(self):
@@ -78,16 +80,26 @@ class WarmNbgrader:
     def __exit__(self, *exc):
         self.close()
 
+    def spawn(self):
+        """Start the server's imports and return at once (:meth:`start` or the first :meth:`run` waits for them)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._buffer, self.ready = b"", False
+            self.proc = subprocess.Popen([self.python, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         env=self.env, start_new_session=True)
+        return self
+
     def start(self):
-        if self.proc is not None and self.proc.poll() is None:
-            return self
-        self._buffer = b""
-        self.proc = subprocess.Popen([self.python, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     env=self.env, start_new_session=True)
-        hello = self._read_line(self.start_timeout_s)
-        if hello is None or hello.get("ready") is not True:
-            self.close()
-            raise WarmNbgraderError(f"the warm nbgrader server did not start: {hello}")
+        """Start the server (if needed) and wait until it has imported nbgrader."""
+        if self.broken:
+            raise WarmNbgraderError(self.broken)
+        self.spawn()
+        if not self.ready:
+            hello = self._read_line(self.start_timeout_s)
+            if hello is None or hello.get("ready") is not True:
+                self.close()
+                self.broken = f"the warm nbgrader server did not start: {hello}"  # do not pay for it again
+                raise WarmNbgraderError(self.broken)
+            self.ready = True
         return self
 
     def close(self):
@@ -122,8 +134,7 @@ class WarmNbgrader:
 
     def run(self, argv, cwd, timeout_s):
         """Run ``nbgrader <argv>`` in ``cwd`` in a forked child; return ``(exit code, or None on timeout, log)``."""
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
+        self.start()
         with tempfile.NamedTemporaryFile(prefix="nbgrader-", suffix=".log", delete=False) as log:
             log_path = log.name
         try:

@@ -171,6 +171,31 @@ def loaded_names(source):
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+# Names through which code reaches a variable without naming it: a cell that uses one may read anything.
+DYNAMIC_ACCESS = {"globals", "locals", "vars", "eval", "exec", "compile", "__import__", "get_ipython", "__main__",
+                  "__builtins__", "builtins", "sys", "inspect", "importlib", "dir", "getattr"}
+
+
+def names_the_kernel_reads(sources):
+    """Names the kernel's cells (``sources``) read, or ``None`` when one may read any name (dynamic access,
+    a cell that does not parse, a magic other than ``%matplotlib``)."""
+    names = set()
+    for source in sources:
+        kept = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%matplotlib"))
+        if any(line.lstrip().startswith(("%", "!")) for line in kept.splitlines()):
+            return None
+        try:
+            tree = ast.parse(kept)
+        except SyntaxError:
+            return None
+        read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        read |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}  # `__main__.x`, `mod.x`
+        if read & DYNAMIC_ACCESS:
+            return None
+        names |= read
+    return names
+
+
 # ----- where it runs: the trusted namespace -------------------------------------------
 
 
@@ -373,6 +398,7 @@ class TrustedRun:
         self.restarts = 0
         self.lost = None  # why the kernel is gone for good
         self.thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="trusted-test")
+        self.kernel_reads = None  # names the kernel's cells read (None: any); set from the notebook
         np.random.seed()  # tests that do not seed meet fresh randomness, not a state a submission chose
 
     @classmethod
@@ -386,6 +412,8 @@ class TrustedRun:
         source_dir = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
         run = cls(executor, plan, source_dir, executor.log, executor.max_output_bytes,
                   executor.call_max_bytes, executor.max_kernel_restarts)
+        run.kernel_reads = names_the_kernel_reads(
+            c.source for c in nb.cells if c.get("cell_type") == "code" and not run.is_test(c))
         folder = resources.get("metadata", {}).get("path")
         if folder:
             hide_tests_on_disk(nb, Path(folder) / f"{info['notebook']}.ipynb", run.tests)
@@ -512,6 +540,8 @@ class TrustedRun:
             changed = name not in snapshot or snapshot[name] is not value
             if not changed and not (name in loaded and type(value) in (list, dict, np.ndarray)):
                 continue
+            if self.kernel_reads is not None and name not in self.kernel_reads:
+                continue  # no cell of the kernel reads it: pushing it would only cost time
             if isinstance(value, types.ModuleType):
                 modules[name] = self.space.module_name(value)
                 continue

@@ -256,3 +256,15 @@ def test_a_real_kernel_answers_calls_times_out_and_dies():
             await km.shutdown_kernel(now=True)
 
     asyncio.run(main())
+
+
+def test_only_names_a_kernel_cell_reads_are_pushed_unless_a_cell_reads_dynamically():
+    from coursetools.plugins.trusted_tests import names_the_kernel_reads
+
+    cells = ["%matplotlib inline\nimport numpy as np", "def f():\n    return parameters['b'] + np.ones(1)",
+             "print(loss_history[-1])"]
+    reads = names_the_kernel_reads(cells)
+    assert {"parameters", "loss_history", "np"} <= reads and "gradients" not in reads
+    for dynamic in ("print(globals()['gradients'])", "print(eval('gradients'))", "import __main__\n__main__.x",
+                    "%who", "!ls", "def broken(:", "get_ipython().user_ns['x']", "import sys\nsys.modules"):
+        assert names_the_kernel_reads([*cells, dynamic]) is None, dynamic

@@ -73,6 +73,8 @@ def test_a_student_cell_sees_what_a_visible_test_defined_and_nothing_of_a_hidden
     assert any("visible-test names: ['gradients', 'dWax']" in t for t in texts), texts
     assert any("dWaa[1][2] after the test: 10.0 ndarray" in t for t in texts)
     assert any("hidden-test names: []" in t for t in texts)
+    texts = [" ".join(output_text(c).split()) for c in autograded(course, "name-reader").cells if c.cell_type == "code"]
+    assert any("read by name after the test: 10.0" in t for t in texts), texts
 
 
 def test_a_call_that_kills_or_hangs_the_kernel_fails_only_its_own_cell(graded):

@@ -295,6 +295,10 @@ print("visible-test names:", [n for n in _names if n in globals()])
 print("dWaa[1][2] after the test:", gradients["dWaa"][1][2], type(gradients["dWaa"]).__name__)
 '''
 
+STATE_BY_NAME = '''
+print("read by name after the test:", gradients["dWaa"][1][2])
+'''
+
 STATE_AFTER_HIDDEN = '''
 _names = ["_hidden_clip_case", "r", "_expected", "_p", "_hidden_params"]
 print("hidden-test names:", [n for n in _names if n in globals()])
@@ -333,6 +337,9 @@ ATTACKS = [
     # Validate-like state: a student cell after a visible test sees its variables; after a hidden one, nothing.
     Attack("state-reader", "correct; free cells read what the clip tests defined", ALL, {}, base="solution",
            extra=(("test-clip-published", STATE_AFTER_VISIBLE), ("test-clip-hidden", STATE_AFTER_HIDDEN))),
+    # Without globals(), only the names some kernel cell reads are pushed: a plain read must still find its value.
+    Attack("name-reader", "correct; a free cell reads a clip test's variable by its name", ALL, {}, base="solution",
+           extra=(("test-clip-published", STATE_BY_NAME),)),
 ]
 
 
