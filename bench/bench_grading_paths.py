@@ -58,13 +58,14 @@ def parallel_ceiling(workers=2):
     """
     import multiprocessing
 
+    alone, together = [], []
     with multiprocessing.Pool(workers) as pool:
-        pool.map(_spin, range(workers))  # warm up the processes
-        t0 = time.perf_counter()
-        pool.map(_spin, range(workers))
-        together = time.perf_counter() - t0
-    alone = _spin()
-    return workers * alone / together
+        for _ in range(3):  # interleaved, best of three: the machine's speed drifts
+            alone.append(_spin())
+            t0 = time.perf_counter()
+            pool.map(_spin, range(workers), chunksize=1)
+            together.append(time.perf_counter() - t0)
+    return workers * min(alone) / min(together)
 
 
 def _total(course):

@@ -89,7 +89,9 @@ HIDDEN_SYSTEM_PATHS = ("/etc/jupyterhub", "/etc/ssh", "/etc/ssl/private", "/opt/
 # Environment variables passed into the sandbox (when set for the kernel); nothing else.
 ENV_ALLOWED = ("LANG", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "TZ", "PYTHONHASHSEED",
                "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
-               "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+               "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               # The machine's choice of OpenBLAS kernel: the grading kernel computes what Validate computes here.
+               "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # Never passed, even when listed above or configured (a configured name matching this is refused).
 ENV_FORBIDDEN = re.compile(r"TOKEN|KEY|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|^JPY_|^JUPYTERHUB_", re.I)
 

@@ -173,12 +173,26 @@ def loaded_names(source):
 
 # Names through which code reaches a variable without naming it: a cell that uses one may read anything.
 DYNAMIC_ACCESS = {"globals", "locals", "vars", "eval", "exec", "compile", "__import__", "get_ipython", "__main__",
-                  "__builtins__", "builtins", "sys", "inspect", "importlib", "dir", "getattr"}
+                  "__builtins__", "builtins", "sys", "inspect", "importlib", "gc", "ctypes"}
+
+
+def global_reads(table):
+    """Global names that code in the ``symtable`` scope ``table`` (and the scopes inside it) reads."""
+    names = set()
+    for sym in table.get_symbols():
+        if sym.is_referenced() and (table.get_type() == "module" or sym.is_global()):
+            names.add(sym.get_name())
+    for child in table.get_children():
+        names |= global_reads(child)
+    return names
 
 
 def names_the_kernel_reads(sources):
-    """Names the kernel's cells (``sources``) read, or ``None`` when one may read any name (dynamic access,
-    a cell that does not parse, a magic other than ``%matplotlib``)."""
+    """Global names the kernel's cells (``sources``) read, their functions' bodies included; ``None`` when a cell
+    may read any name (dynamic access, an import of a dynamic module, a cell that does not parse, a magic other
+    than ``%matplotlib``). A function's own parameters and locals are not global reads (Python's ``symtable``)."""
+    import symtable
+
     names = set()
     for source in sources:
         kept = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%matplotlib"))
@@ -186,11 +200,14 @@ def names_the_kernel_reads(sources):
             return None
         try:
             tree = ast.parse(kept)
-        except SyntaxError:
+            table = symtable.symtable(kept, "<cell>", "exec")
+        except (SyntaxError, ValueError):
             return None
-        read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        read |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}  # `__main__.x`, `mod.x`
-        if read & DYNAMIC_ACCESS:
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        read = global_reads(table)
+        if (read | imported) & DYNAMIC_ACCESS:
             return None
         names |= read
     return names

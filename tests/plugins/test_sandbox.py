@@ -32,6 +32,12 @@ def test_env_allow_list_drops_tokens_and_jupyter_variables():
     assert env == {"LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde"}
 
 
+def test_the_machine_s_openblas_kernel_choice_reaches_the_sandbox():
+    """Machines may pin OpenBLAS's kernel; the sampler is chaotic, so the grading kernel must use the same one."""
+    launch_env = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "524288"}
+    assert sandbox.sandbox_env(launch_env) == launch_env
+
+
 def _command(tmp_path, **kw):
     course = tmp_path / "course"
     cwd = course / "submitted" / "alice" / "hw"

@@ -262,9 +262,12 @@ def test_only_names_a_kernel_cell_reads_are_pushed_unless_a_cell_reads_dynamical
     from coursetools.plugins.trusted_tests import names_the_kernel_reads
 
     cells = ["%matplotlib inline\nimport numpy as np", "def f():\n    return parameters['b'] + np.ones(1)",
-             "print(loss_history[-1])"]
+             "print(loss_history[-1])",
+             "def g(gradients, X):\n    Y = X[1:]\n    return [y for y in Y] + [a_last for _ in gradients]"]
     reads = names_the_kernel_reads(cells)
-    assert {"parameters", "loss_history", "np"} <= reads and "gradients" not in reads
-    for dynamic in ("print(globals()['gradients'])", "print(eval('gradients'))", "import __main__\n__main__.x",
-                    "%who", "!ls", "def broken(:", "get_ipython().user_ns['x']", "import sys\nsys.modules"):
+    assert {"parameters", "loss_history", "np", "a_last"} <= reads
+    assert not {"gradients", "X", "Y", "y"} & reads, "a function's parameters and locals are not global reads"
+    for dynamic in ("print(globals()['gradients'])", "print(eval('gradients'))", "import __main__ as m\nm.x",
+                    "%who", "!ls", "def broken(:", "get_ipython().user_ns['x']", "import sys as s\ns.modules",
+                    "from inspect import currentframe", "def h():\n    return vars()"):
         assert names_the_kernel_reads([*cells, dynamic]) is None, dynamic
