@@ -4,6 +4,7 @@
 course's own commands always agree.
 """
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,10 @@ SOURCE_DIR = ROOT / "source"
 RELEASE_DIR = ROOT / "release"
 # Inside any course folder (the repository or a scratch course), nbgrader's own layout applies:
 # source/, release/, submitted/, autograded/, feedback/, gradebook.db (coursetools/course.py).
+
+# What the grader works out once per machine and package versions (a fresh gradebook's schema): never
+# in a course folder, never seen by a kernel (the sandbox does not mount the home folder).
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dinosaurus-course"
 
 COURSE_ID = "dinosaurus-island"
 DEFAULT_ASSIGNMENT = "dinosaurus_island"  # what the grading commands work on unless told otherwise

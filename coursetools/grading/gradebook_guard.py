@@ -21,11 +21,14 @@ command prints it and exits 1).
 """
 
 import functools
+import json
+import os
 import re
 import sqlite3
 import tempfile
 from pathlib import Path
 
+from .. import settings
 from .batch import GradingError
 
 MAX_NAMED = 8  # differences named in the message; the rest are counted
@@ -80,15 +83,51 @@ def schema_of(db_path):
     return {(t, n): _norm_sql(s) for t, n, s in rows}
 
 
+def _schema_cache_file():
+    """Where the fresh gradebook's schema is kept: one file per nbgrader, SQLAlchemy, alembic and SQLite version."""
+    from importlib.metadata import version
+
+    key = "-".join([*(version(p) for p in ("nbgrader", "sqlalchemy", "alembic")), sqlite3.sqlite_version])
+    return settings.CACHE_DIR / f"nbgrader-schema-{key}.json"
+
+
+def _read_cached_schema(path):
+    try:
+        rows = json.loads(path.read_text())
+        if type(rows) is list and all(type(r) is list and len(r) == 3 and all(type(x) is str for x in r) for r in rows):
+            return {(t, n): s for t, n, s in rows}
+    except (OSError, ValueError):
+        pass
+    return None  # missing or unreadable: made again
+
+
 @functools.lru_cache(maxsize=1)
 def nbgrader_schema():
-    """The schema of a fresh gradebook made by the installed nbgrader (made once, in a temporary folder)."""
+    """The schema of a fresh gradebook made by the installed nbgrader.
+
+    Making one runs nbgrader's alembic set-up (seconds), so it is made once per
+    machine and package versions, in a temporary folder, and kept in
+    :data:`~coursetools.settings.CACHE_DIR`; a cache file that is not what this
+    function writes is ignored and written again.
+    """
+    cache = _schema_cache_file()
+    schema = _read_cached_schema(cache)
+    if schema is not None:
+        return schema
     from nbgrader.api import Gradebook
 
     with tempfile.TemporaryDirectory(prefix="fresh-gradebook-") as tmp:
         db = Path(tmp) / "gradebook.db"
         Gradebook(f"sqlite:///{db}").close()
-        return schema_of(db)
+        schema = schema_of(db)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(sorted([t, n, s] for (t, n), s in schema.items()), indent=0))
+        tmp.replace(cache)
+    except OSError:  # a read-only home: the schema is simply made again next time
+        pass
+    return schema
 
 
 def schema_differences(db_path):

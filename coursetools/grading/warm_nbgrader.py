@@ -139,8 +139,12 @@ class WarmNbgrader:
             log_path = log.name
         try:
             request = {"argv": [str(a) for a in argv], "cwd": str(cwd), "log": log_path}
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.flush()
+            try:
+                self.proc.stdin.write((json.dumps(request) + "\n").encode())
+                self.proc.stdin.flush()
+            except OSError as exc:  # it ended after start() saw it alive; the next request starts a new one
+                self.close()
+                raise WarmNbgraderError(f"the warm nbgrader server stopped before the request ({exc})") from None
             started = self._read_line(30)
             if not started or "pid" not in started:
                 self.close()

@@ -106,12 +106,16 @@ class KernelLink:
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return msg
 
-    async def roundtrip(self, code, timeout, what):
-        """Run ``code`` silently; return the kernel's ``answer`` text. Raises CallTimeout / KernelStopped."""
+    async def roundtrip(self, code, timeout, what, expression=kernel_stub.ANSWER_EXPR):
+        """Run ``code`` silently, then evaluate ``expression``; return its text (the kernel's answer).
+
+        A request is an ``expression`` with no code (:func:`kernel_stub.request_expression`).
+        Raises CallTimeout / KernelStopped.
+        """
         if self.stopped:
             raise KernelStopped(self.stopped)
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False,
-                                 user_expressions={"a": kernel_stub.ANSWER_EXPR})
+                                 user_expressions={"a": expression})
         try:
             reply = await self._wait(msg_id, timeout)
             if reply is None:
@@ -141,8 +145,8 @@ class KernelLink:
             if timeout <= 0 or self.timed_out:
                 raise CallTimeout(f"{what} was not run: the cell's time limit is used up")
         nonce = secrets.token_hex(8)
-        code = kernel_stub.request_code(op, dict(payload, nonce=nonce))
-        future = asyncio.run_coroutine_threadsafe(self.roundtrip(code, timeout, what), self.loop)
+        expression = kernel_stub.request_expression(op, dict(payload, nonce=nonce))
+        future = asyncio.run_coroutine_threadsafe(self.roundtrip("", timeout, what, expression), self.loop)
         text = future.result()
         answer = plaindata.loads(text, self.max_bytes)
         if type(answer) is not dict or answer.get("nonce") != nonce:

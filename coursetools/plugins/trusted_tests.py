@@ -506,8 +506,8 @@ class TrustedRun:
         link = self._link()
         nonce = secrets.token_hex(8)
         try:
-            text = await link.roundtrip(kernel_stub.request_code(op, dict(payload, nonce=nonce)),
-                                        self.ex._get_timeout(None), what)
+            text = await link.roundtrip("", self.ex._get_timeout(None), what,
+                                        kernel_stub.request_expression(op, dict(payload, nonce=nonce)))
             answer = plaindata.loads(text, self.max_bytes)
             return answer if type(answer) is dict and answer.get("nonce") == nonce else None
         except (CallTimeout, KernelStopped, NotPlainData):
@@ -597,8 +597,8 @@ class TrustedRun:
                 if op == "cell":
                     await self._replay_cell(item)
                 else:
-                    await self.link.roundtrip(kernel_stub.request_code("push", item), self.ex._get_timeout(None),
-                                              "setting the test's variables in the kernel")
+                    await self.link.roundtrip("", self.ex._get_timeout(None), "setting the test's variables in the kernel",
+                                              kernel_stub.request_expression("push", item))
         except (CallTimeout, KernelStopped, RuntimeError, TimeoutError) as exc:
             self.lost = f"{reason}, and the restarted kernel could not replay the notebook ({exc})"
             self.link.stopped = self.lost

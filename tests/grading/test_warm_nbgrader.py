@@ -97,3 +97,20 @@ def test_a_server_that_cannot_start_says_why_once_and_the_batch_grades_the_cold_
     code, log = batch.run_autograde(config(tmp_path, ""), "no_such_assignment", "nobody", timeout_s=120, warm=broken)
     assert code not in (0, None) and "no_such_assignment" in log, log
     assert "a new nbgrader process grades nobody" in capsys.readouterr().err
+
+
+def test_a_server_that_ended_between_requests_fails_that_request_clearly_and_the_next_one_starts_anew(tmp_path):
+    from coursetools.grading.warm_nbgrader import WarmNbgraderError
+
+    server = WarmNbgrader(env=tool_env()).start()
+    try:
+        first = server.proc
+        first.kill()
+        first.wait()
+        first.poll = lambda: None  # as if it ended just after start() found it alive
+        with pytest.raises(WarmNbgraderError, match="stopped before the request"):
+            server.run(["--version"], tmp_path, timeout_s=60)
+        code, log = server.run(["--version"], config(tmp_path, ""), timeout_s=60)
+        assert code == 0 and server.proc is not first, log
+    finally:
+        server.close()

@@ -5,9 +5,11 @@ or forged by hand the way a hostile kernel could; the grader must accept
 exactly plain data and turn anything else into a wrong answer.
 """
 
+import ast
 import base64
 import io
 import json
+import types
 from contextlib import redirect_stdout
 
 import numpy as np
@@ -288,9 +290,11 @@ def test_a_test_passing_a_non_plain_argument_gets_a_type_error():
 def test_the_stub_source_is_self_contained_and_requests_are_base64_json():
     code = kernel_stub.install_code(100)
     compile(code, "install", "exec")
-    req = kernel_stub.request_code("call", {"name": "clip"})
-    inner = req.split("(", 2)[2].rstrip(")").strip("'")
-    assert json.loads(base64.b64decode(inner)) == {"name": "clip"}
+    req = kernel_stub.request_expression("call", {"name": "clip"})
+    call = ast.parse(req, mode="eval").body.value.elts[0]  # [stub.call('<base64 JSON>'), stub.answer][1]
+    assert call.func.attr == "call" and json.loads(base64.b64decode(call.args[0].value)) == {"name": "clip"}
+    stub = types.SimpleNamespace(answer="before", call=lambda text: setattr(stub, "answer", "after"))
+    assert eval(req, {"__import__": lambda name: stub}) == "after"  # the request runs, then its answer is read
 
 
 def test_the_stub_puts_back_what_a_cell_replaced_before_a_call():

@@ -172,3 +172,38 @@ def test_a_real_batch_passes_the_guard_and_a_left_trigger_stops_the_next_batch(t
     with pytest.raises(GradebookTampered, match="unexpected trigger 'zero'"):
         grade_batch(course, ASSIGNMENT, log=lambda *_: None)
     assert (course / "gradebook.db").read_bytes() == before  # nobody was graded
+
+
+def test_the_fresh_schema_is_made_once_per_versions_and_a_damaged_cache_is_made_again(tmp_path, monkeypatch,
+                                                                                      graded_gradebook):
+    """nbgrader's schema is kept in the cache folder; read back without nbgrader; a bad file is replaced."""
+    from importlib.metadata import version
+
+    import nbgrader.api
+
+    from coursetools import settings
+    from coursetools.grading import gradebook_guard as guard
+
+    monkeypatch.setattr(settings, "CACHE_DIR", tmp_path / "cache")
+    guard.nbgrader_schema.cache_clear()
+    try:
+        made = guard.nbgrader_schema()
+        files = list((tmp_path / "cache").glob("nbgrader-schema-*.json"))
+        assert len(files) == 1 and version("nbgrader") in files[0].name
+        assert made == guard.schema_of(graded_gradebook)  # what nbgrader itself made for the fixture
+
+        def no_gradebook(*args, **kwargs):
+            raise AssertionError("the cached schema should have been used")
+
+        guard.nbgrader_schema.cache_clear()
+        monkeypatch.setattr(nbgrader.api, "Gradebook", no_gradebook)
+        assert guard.nbgrader_schema() == made
+        monkeypatch.undo()
+        monkeypatch.setattr(settings, "CACHE_DIR", tmp_path / "cache")
+        for damaged in ("", "[1, 2]", '[["table", "grade"]]', "{not json"):
+            files[0].write_text(damaged)
+            guard.nbgrader_schema.cache_clear()
+            assert guard.nbgrader_schema() == made
+            assert guard._read_cached_schema(files[0]) == made  # written again
+    finally:
+        guard.nbgrader_schema.cache_clear()
