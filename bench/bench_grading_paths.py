@@ -19,7 +19,10 @@ is never touched), seconds per submission and peak memory of:
    the machine's ceiling (two CPU-bound processes against one).
 
 Memory: the peak summed RSS of everything the run started (nbgrader, kernels,
-sandboxes, workers), and per worker for grade-parallel. The machine's load is
+sandboxes, workers), and per worker for grade-parallel. CPU: the machine's busy
+CPU seconds per submission (``/proc/stat``, every process of the machine: run it
+on a quiet machine), the figure that bounds a batch on 2 cores: a path that keeps
+more than one core busy cannot run twice as fast with 2 workers. The machine's load is
 printed with the figures: on a shared machine, compare rows of one run only.
 The paths run one after the other in rounds, and each path's best round is
 reported, so a slow minute of the machine does not fall on one path only.
@@ -68,6 +71,17 @@ def parallel_ceiling(workers=2):
             pool.map(_spin, range(workers), chunksize=1)
             together.append(time.perf_counter() - t0)
     return workers * min(alone) / min(together)
+
+
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy since boot (Linux ``/proc/stat``; 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # without guest time (counted in user already)
 
 
 def _total(course):
@@ -126,22 +140,26 @@ def main(argv=None):
     (stock / "nbgrader_config.py").write_text(STOCK_CONFIG)
     print(f"machine: {os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.2f}\n")
     seconds = {name: [] for name in PATHS}
+    cpu = {name: [] for name in PATHS}
     memory = {name: 0 for name in PATHS}
     for r in range(args.rounds):
         for name, (run, include_self) in PATHS.items():
             with PeakMemory(include_self=include_self) as mem:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), busy_cpu_seconds()
                 run(course, stock)
                 seconds[name].append(time.perf_counter() - t0)
+                cpu[name].append(busy_cpu_seconds() - c0)
             memory[name] = max(memory[name], mem.tree)
-            print(f"round {r + 1}: {name:<48} {seconds[name][-1] / n:6.2f} s/submission", flush=True)
+            print(f"round {r + 1}: {name:<48} {seconds[name][-1] / n:6.2f} s/submission, "
+                  f"{cpu[name][-1] / n:5.1f} CPU s/submission", flush=True)
     print(f"\nbest of {args.rounds} round(s), {n} submissions each (scores: stock {_total(stock)[0]:g}, "
           f"course {_total(course)[0]:g}):")
     best = {name: min(times) / n for name, times in seconds.items()}
     for name in PATHS:
         workers = 2 if name.endswith("2 workers") else 1
         per_worker = f"  ({memory[name] / workers / 2**20:.0f} MiB per worker)" if name.startswith("grade-parallel") else ""
-        print(f"{name:<48} {best[name]:6.2f} s/submission  peak memory {memory[name] / 2**20:6.0f} MiB{per_worker}")
+        print(f"{name:<48} {best[name]:6.2f} s/submission  {min(cpu[name]) / n:5.1f} CPU s/submission  "
+              f"peak memory {memory[name] / 2**20:6.0f} MiB{per_worker}")
     stock_s = best["stock nbgrader (one autograde, minimal config)"]
     print(f"\nsafe path / stock: {best['safe path (one autograde, course config)'] / stock_s:.2f}x the time; "
           f"course grade / stock: {best['python -m coursetools grade (per student)'] / stock_s:.2f}x the time; "

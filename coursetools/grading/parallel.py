@@ -32,6 +32,7 @@ Dask cluster:
 """
 
 import atexit
+import concurrent.futures
 import io
 import os
 import shutil
@@ -114,6 +115,11 @@ def worker_nbgrader():
         _WARM = WarmNbgrader(env=tool_env())
         atexit.register(_WARM.close)
     return _WARM.spawn()  # the first run waits for it; a server that cannot start falls back to a new nbgrader
+
+
+def start_worker_nbgrader():
+    """Run on every worker as the batch starts (``Client.run``): the warm server imports while the template is made."""
+    worker_nbgrader()
 
 
 def grade_task(course, template, assignment, student, timeout_s, notebooks, attempt=1, unsafe=False):
@@ -308,12 +314,20 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
     students = list(students) if students else batch.students_of(course, assignment)
     guard = GradebookGuard(course, assignment).start()  # the gradebook is written only by the grader
     t0 = time.perf_counter()
-    client, cluster = _client(scheduler, workers, security)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="template") as pool:
+        # nbgrader generate_assignment runs (a process of its own) while the cluster starts
+        template_job = pool.submit(make_template, course, assignment)
+        client, cluster = _client(scheduler, workers, security)
+        try:
+            if task is grade_task:
+                client.run(start_worker_nbgrader)
+        except Exception as exc:  # noqa: BLE001 (an optimisation: each worker starts its server with its first student)
+            log(f"the workers' warm nbgrader servers start with their first student ({type(exc).__name__}: {exc})")
     outcomes, retried = {}, []
     try:
         from distributed import as_completed
 
-        template = make_template(course, assignment)
+        template = template_job.result()
         n_workers = len(client.scheduler_info()["workers"])
         log(f"grading {len(students)} submission(s) of {assignment} on {n_workers} Dask worker(s)"
             + (f" at {scheduler}" if scheduler else " (local cluster)"))

@@ -207,6 +207,20 @@ def _error(exc, skip_frames=0):
             "traceback": "".join(tb)[-MAX_TRACEBACK_CHARS:]}
 
 
+def as_in_a_cell(op):
+    """Run a request with the builtins a cell sees (IPython adds ``get_ipython`` and hides ``exit`` around each
+    cell; a request is evaluated outside any cell), so a student's function meets what it met under Validate."""
+
+    def run(text):
+        shell = _state.get("shell")
+        with shell.builtin_trap if shell is not None else contextlib.nullcontext():
+            return op(text)
+
+    run.__name__, run.__doc__ = op.__name__, op.__doc__
+    return run
+
+
+@as_in_a_cell
 def call(text):
     """Run ``user_ns[name](*args, **kwargs)`` from a request; leave the answer in :data:`answer`."""
     pd, np = _plain(), sys.modules["numpy"]
@@ -238,6 +252,7 @@ def call(text):
     _answer(reply, req)
 
 
+@as_in_a_cell
 def push(text):
     """Set variables (plain values, modules by name) and numpy's random state from a request."""
     pd = _plain()
@@ -254,6 +269,7 @@ def push(text):
     _answer({"ok": True}, req)
 
 
+@as_in_a_cell
 def fetch(text):
     """Answer the plain values of the requested variables (and why the others were not sent)."""
     pd = _plain()
@@ -271,10 +287,10 @@ def fetch(text):
              "random_state": pd.encode(pd.random_state())}, req)
 
 
-def install(ns, max_output_chars=0):
-    """Snapshot the protected modules, cap cell output; called once, before the first cell."""
+def install(ns, max_output_chars=0, shell=None):
+    """Snapshot the protected modules, cap cell output; called once, in a cell, before the notebook's first cell."""
     modules, saved, utils_public = _snapshot()
-    _state.update(ns=ns, modules=modules, saved=saved, utils_public=utils_public)
+    _state.update(ns=ns, modules=modules, saved=saved, utils_public=utils_public, shell=shell)
     if max_output_chars and max_output_chars > 0:
         cap_output(max_output_chars, f"\n[grader: output cut, this cell printed more than {max_output_chars} characters]\n")
 
@@ -288,7 +304,7 @@ INSTALL_CODE = (
     "        _m = _t.ModuleType(_name)\n"
     "        _s.modules[_name] = _m\n"
     "        exec(compile(_src, _name + '.py', 'exec'), _m.__dict__)\n"
-    "    _s.modules[{name!r}].install(get_ipython().user_ns, {max_output_chars})\n"
+    "    _s.modules[{name!r}].install(get_ipython().user_ns, {max_output_chars}, get_ipython())\n"
     "__course_install()\n"
     "del __course_install\n"
 )

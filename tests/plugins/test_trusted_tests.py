@@ -222,7 +222,8 @@ def test_a_real_kernel_answers_calls_times_out_and_dies():
     code = ("import numpy as np\n"
             "def clip(g, m):\n    for v in g.values():\n        np.clip(v, -m, m, out=v)\n    print('clipped')\n    return g\n"
             "def slow():\n    while True:\n        pass\n"
-            "def die():\n    import os\n    os._exit(1)\n")
+            "def die():\n    import os\n    os._exit(1)\n"
+            "def shell_name():\n    return type(get_ipython()).__name__\n")
 
     async def main():
         km = AsyncKernelManager(kernel_name="python3")
@@ -242,6 +243,9 @@ def test_a_real_kernel_answers_calls_times_out_and_dies():
             with redirect_stdout(out):
                 result = await loop.run_in_executor(None, FunctionProxy("clip", link), grads, 5)
             assert result is grads and grads["a"].tolist() == [5.0, -1.0] and out.getvalue() == "clipped\n"
+            # a call meets the builtins of a cell (get_ipython), and a clean kernel has nothing to restore
+            assert await loop.run_in_executor(None, FunctionProxy("shell_name", link)) == "ZMQInteractiveShell"
+            assert link.restored == [], link.restored
             link.start_cell(2)
             with pytest.raises(CallTimeout):
                 await loop.run_in_executor(None, FunctionProxy("slow", link))
