@@ -122,9 +122,9 @@ def nbgrader_schema():
         schema = schema_of(db)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(sorted([t, n, s] for (t, n), s in schema.items()), indent=0))
-        tmp.replace(cache)
+        part = cache.with_suffix(f".{os.getpid()}.tmp")  # written whole, then renamed: readers never see half
+        part.write_text(json.dumps(sorted([t, n, s] for (t, n), s in schema.items()), indent=0))
+        part.replace(cache)
     except OSError:  # a read-only home: the schema is simply made again next time
         pass
     return schema

@@ -32,6 +32,7 @@ patches numpy while its function runs.
 
 import base64
 import contextlib
+import functools
 import importlib
 import json
 import sys
@@ -211,12 +212,12 @@ def as_in_a_cell(op):
     """Run a request with the builtins a cell sees (IPython adds ``get_ipython`` and hides ``exit`` around each
     cell; a request is evaluated outside any cell), so a student's function meets what it met under Validate."""
 
+    @functools.wraps(op)
     def run(text):
         shell = _state.get("shell")
         with shell.builtin_trap if shell is not None else contextlib.nullcontext():
             return op(text)
 
-    run.__name__, run.__doc__ = op.__name__, op.__doc__
     return run
 
 
