@@ -39,7 +39,7 @@ kernel starts it:
   * process limits set inside by ``kernel_launch.py``: ``RLIMIT_NPROC``
     (counted per user namespace since Linux 5.14, so per sandbox),
     ``RLIMIT_AS`` per process, ``RLIMIT_FSIZE``;
-- after the start, a watchdog thread (:class:`Watchdog`) sums the resident
+- after the start, a watchdog thread (:mod:`.sandbox_watchdog`) sums the resident
   memory of all the sandbox's processes and kills the sandbox when the sum
   passes the kernel's memory cap (rlimits are per process: four children
   just under the cap each would otherwise hold four times the cap), or when
@@ -57,18 +57,18 @@ import json
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from fnmatch import fnmatch
 from pathlib import Path
 
 from traitlets import Bool, Float, Integer, List, Unicode
 from traitlets.config import Configurable
+
+from .sandbox_watchdog import WATCH_INTERVAL_S, Watchdog
 
 MiB = 1024**2
 
@@ -78,8 +78,6 @@ SCRATCH_BYTES = 256 * MiB  # the kernel's working folder (a tmpfs)
 TMP_BYTES = 64 * MiB  # /tmp and /dev/shm inside the sandbox, each
 MAX_PROCESSES = 64  # tasks (processes and threads) of one sandbox: RLIMIT_NPROC
 CONNECTION_DIR_BYTES = 8 * MiB  # its connection folder: sockets, and the kernel's own stdout/stderr (kernel.log)
-WATCH_INTERVAL_S = 0.05
-WATCH_SLACK_BYTES = 64 * MiB  # bwrap's own processes, over the cap (one process alone is held by RLIMIT_AS)
 MIN_KERNEL = (5, 14)  # RLIMIT_NPROC counted per user namespace (ucounts)
 
 # System folders the sandbox sees, read-only (a symlink such as /bin -> usr/bin is recreated as a symlink).
@@ -323,76 +321,6 @@ def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, settings=
     return [*args, "--", *kernel_cmd]
 
 
-class Watchdog(threading.Thread):
-    """Kill the sandbox (SIGKILL to bwrap) when its processes together pass ``memory_bytes`` of RSS,
-    or when its connection folder holds more than ``folder_bytes``. ``reason`` says why it killed."""
-
-    def __init__(self, pid, memory_bytes, folder=None, folder_bytes=CONNECTION_DIR_BYTES, interval=WATCH_INTERVAL_S, log=None):
-        super().__init__(daemon=True, name=f"sandbox-watchdog-{pid}")
-        self.pid, self.memory_bytes, self.folder, self.folder_bytes = pid, memory_bytes, folder, folder_bytes
-        self.interval, self.log, self.reason, self.peak = interval, log, None, 0
-        self._stop = threading.Event()
-
-    def stop(self):
-        self._stop.set()
-
-    def _tree_rss(self, proc):
-        import psutil
-
-        total = 0
-        for p in [proc, *proc.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
-
-    def _folder_bytes(self):
-        total, n = 0, 0
-        for dirpath, dirs, files in os.walk(self.folder):
-            for name in dirs + files:
-                n += 1
-                try:
-                    total += os.lstat(os.path.join(dirpath, name)).st_size
-                except OSError:
-                    pass
-            if n > 64:
-                return max(total, self.folder_bytes + 1)
-        return total
-
-    def run(self):
-        import psutil
-
-        try:
-            proc = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self._stop.wait(self.interval):
-            try:
-                if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
-                    return
-                rss = self._tree_rss(proc)
-            except psutil.Error:
-                return
-            self.peak = max(self.peak, rss)
-            why = None
-            if self.memory_bytes and rss > self.memory_bytes + WATCH_SLACK_BYTES:
-                why = (f"grading sandbox: the submission's processes used {rss / MiB:.0f} MiB together, "
-                       f"past the {self.memory_bytes / MiB:.0f} MiB cap: kernel stopped")
-            elif self.folder and self._folder_bytes() > self.folder_bytes:
-                why = "grading sandbox: the kernel wrote files into its connection folder: kernel stopped"
-            if why:
-                self.reason = why
-                if self.log:
-                    self.log.error(why)
-                print(why, file=sys.stderr, flush=True)
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                return
-
-
 class SandboxedKernelMixin:
     """Mixed into the grading kernel manager: every kernel it starts runs in the sandbox.
 
@@ -474,7 +402,8 @@ class SandboxedKernelMixin:
             pid = getattr(getattr(self.provisioner, "process", None), "pid", None)
             if pid:
                 self._sandbox_watchdog = Watchdog(pid, int(getattr(self, "memory_limit_bytes", 0) or 0),
-                                                  self._sandbox_dir, interval=self.sandbox.watch_interval_s,
+                                                  self._sandbox_dir, CONNECTION_DIR_BYTES,
+                                                  interval=self.sandbox.watch_interval_s,
                                                   log=self.log)
                 self._sandbox_watchdog.start()
                 self.last_watchdog = self._sandbox_watchdog

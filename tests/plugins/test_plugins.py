@@ -67,6 +67,25 @@ def test_grading_execute_caps_output_memory_and_time(tmp_path):
     assert nb.cells[7].outputs[0]["text"] == "still graded\n"
 
 
+@pytest.mark.slow
+def test_grading_kernels_are_killed_not_waited_for(tmp_path, monkeypatch):
+    """A kernel whose exit hook never returns: the grader stops it at once after the last cell."""
+    calls = []
+    real = CappedKernelManager._async_shutdown_kernel
+
+    async def shutdown(self, now=False, restart=False):
+        calls.append(now)
+        return await real(self, now=now, restart=restart)
+
+    monkeypatch.setattr(CappedKernelManager, "_async_shutdown_kernel", shutdown)
+    monkeypatch.setattr(CappedKernelManager, "shutdown_kernel", shutdown)
+    nb = new_notebook(cells=[new_code_cell("import atexit, time\natexit.register(time.sleep, 600)\nprint('hook set')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    GradingExecute(config=Config(), timeout=60).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert nb.cells[0].outputs[0]["text"] == "hook set\n"
+    assert calls == [True]
+
+
 HIDDEN_CELL = '''"""Check f."""
 ### BEGIN HIDDEN TESTS
 _secret_input = [3, 1, 4, 1, 5]
