@@ -16,10 +16,12 @@ the student's code starts.
 - in the grading sandbox (``sandbox.py``): ``--scratch-from``/``--scratch-into``
   copy the submission (regular files only, never through a link) into the
   sandbox's writable tmpfs, except the ``--scratch-skip`` entries (the
-  course's read-only files mounted there); ``--drop-to UID`` switches from
-  the namespace's root to the real unprivileged uid first (a grader running
-  as root); ``--processes N`` sets ``RLIMIT_NPROC`` (processes and threads of
-  the sandbox: Linux counts it per user namespace).
+  course's read-only files mounted there); ``--seed SRC DEST`` copies a
+  folder the grader prepared (matplotlib's font list) into a writable one;
+  ``--drop-to UID`` switches from the namespace's root to the real
+  unprivileged uid first (a grader running as root); ``--processes N``
+  sets ``RLIMIT_NPROC`` (processes and threads of the sandbox: Linux counts
+  it per user namespace).
 - ``--threads N``: sets ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
   ``MKL_NUM_THREADS`` to N. OpenBLAS reserves a buffer per thread, so on a
   machine with many cores a kernel could reach the memory cap just by
@@ -96,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--scratch-from", help="sandbox: copy this folder's files into --scratch-into first")
     parser.add_argument("--scratch-into", help="sandbox: the kernel's writable working folder")
     parser.add_argument("--scratch-skip", action="append", default=[], help="sandbox: an entry not to copy (repeatable)")
+    parser.add_argument("--seed", nargs=2, action="append", default=[], metavar=("SRC", "DEST"),
+                        help="sandbox: copy folder SRC into DEST, made if missing (repeatable)")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the kernel's command line")
     args = parser.parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -107,6 +111,8 @@ def main(argv=None):
         os.setresuid(args.drop_to, args.drop_to, args.drop_to)
     if args.scratch_from and args.scratch_into:
         copy_scratch(args.scratch_from, args.scratch_into, set(args.scratch_skip))
+    for src, dest in args.seed:
+        copy_scratch(src, dest)
     _limit(resource.RLIMIT_NPROC, args.processes)
     _limit(resource.RLIMIT_AS, args.memory)
     _limit(resource.RLIMIT_CPU, args.cpu)

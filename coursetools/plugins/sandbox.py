@@ -68,6 +68,7 @@ from pathlib import Path
 from traitlets import Bool, Float, Integer, List, Unicode
 from traitlets.config import Configurable
 
+from . import font_cache as fonts
 from .sandbox_watchdog import WATCH_INTERVAL_S, Watchdog
 
 MiB = 1024**2
@@ -253,14 +254,16 @@ def sandbox_env(launch_env, extra=()):
 
 
 def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, settings=None, source_dir=None,
-                  ignore=(), hidden=(), launch_env=None, bwrap="bwrap", userns_fd=None):
+                  ignore=(), hidden=(), launch_env=None, bwrap="bwrap", userns_fd=None, font_cache=None):
     """The command line that runs ``kernel_cmd`` (the launcher first) in a sandbox whose working folder is ``cwd``.
 
     ``cwd`` (the folder nbgrader runs the notebook in) is copied into a tmpfs
     at the same path inside; ``source_dir``'s non-notebook entries are
     mounted read-only over the copy. ``connection_dir`` (sockets) is the one
     folder shared with the grader. ``userns_fd``: a grader running as root
-    passes :func:`root_userns`'s namespace.
+    passes :func:`root_userns`'s namespace. ``font_cache``: the folder of
+    matplotlib's font list (:mod:`.font_cache`), mounted read-only and copied
+    by the launcher into the kernel's ``MPLCONFIGDIR``.
     """
     s = settings or Sandbox()
     cwd = os.path.abspath(cwd)
@@ -300,6 +303,8 @@ def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, settings=
     for name, path in trusted.items():
         args += bind(path, os.path.join(cwd, name))
     args += bind(connection_dir, connection_dir, writable=True) + bind(connection_file, connection_file)
+    if launcher and font_cache:
+        args += bind(str(font_cache), fonts.INSIDE)
     remount = [p for p in (*HIDDEN_SYSTEM_PATHS, *s.hidden_paths, *hidden)
                if os.path.isdir(p) and _is_under(p, SYSTEM_PATHS)]
     for p in ("/dev", *remount, "/"):
@@ -308,7 +313,8 @@ def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, settings=
     env = sandbox_env(launch_env if launch_env is not None else os.environ, s.extra_env)
     bindirs = [os.path.join(p, "bin") for p in pypaths if os.path.isdir(os.path.join(p, "bin"))]
     env.update(PATH=os.pathsep.join([*bindirs, "/usr/local/bin", "/usr/bin", "/bin"]), HOME=cwd,
-               TMPDIR="/tmp", MPLBACKEND="Agg", USER="nobody", LOGNAME="nobody", SHELL="/bin/sh")
+               TMPDIR="/tmp", MPLBACKEND="Agg", MPLCONFIGDIR=fonts.KERNEL_MPLCONFIGDIR,
+               USER="nobody", LOGNAME="nobody", SHELL="/bin/sh")
     for name, value in sorted(env.items()):
         args += ["--setenv", name, value]
     if launcher:  # it copies the submission into the scratch folder, drops to the sandbox uid, caps the processes
@@ -317,6 +323,8 @@ def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, settings=
             extra += ["--drop-to", str(s.root_runs_as)]
         for name in trusted:
             extra += ["--scratch-skip", name]
+        if font_cache:
+            extra += ["--seed", fonts.INSIDE, fonts.KERNEL_MPLCONFIGDIR]
         kernel_cmd = [*kernel_cmd[:2], *extra, *kernel_cmd[2:]]
     return [*args, "--", *kernel_cmd]
 
@@ -376,7 +384,8 @@ class SandboxedKernelMixin:
         return bwrap_command(cmd, cwd=cwd, connection_dir=self._sandbox_dir, connection_file=self.connection_file,
                              settings=self.sandbox, source_dir=source_dir, ignore=ignore, hidden=hidden,
                              launch_env=launch.get("env") or os.environ, bwrap=self.sandbox.bwrap,
-                             userns_fd=self._sandbox_fds[0] if self._sandbox_fds else None)
+                             userns_fd=self._sandbox_fds[0] if self._sandbox_fds else None,
+                             font_cache=fonts.font_cache())
 
     def _close_sandbox_fds(self):
         for fd in self._sandbox_fds or []:

@@ -10,7 +10,7 @@ more than a few sockets' worth into its connection folder.
 Finding the sandbox's processes is the costly part. A scan of the whole
 process tree (``psutil``'s ``children(recursive=True)``) reads every
 ``/proc/PID/stat`` of the machine: about 4 ms each time here, 8% of a core at
-20 scans a second. :class:`SandboxProcesses` looks at each process once
+20 scans a second. :class:`ProcessTree` looks at each process once
 instead: a process is the sandbox's when it lives in the sandbox's PID
 namespace (``bwrap --unshare-pid``; a submission cannot leave it, nor make a
 new one: no capabilities, ``--disable-userns``), or when its parent is
@@ -54,8 +54,9 @@ def _listed_pids():
     return {int(name) for name in os.listdir("/proc") if name.isdigit()}
 
 
-class SandboxProcesses:
-    """The processes of the sandbox whose outer ``bwrap`` is ``root`` (a host PID), found incrementally."""
+class ProcessTree:
+    """``root`` and the processes under it, found incrementally; for a sandbox, ``root`` is its outer ``bwrap``
+    (a host PID) and its PID namespace is learnt from bwrap's child."""
 
     def __init__(self, root):
         self.root = root
@@ -115,13 +116,17 @@ class SandboxProcesses:
         return [self.root, *sorted(pid for pid, v in self.verdicts.items() if v and pid != self.root)]
 
     def rss_bytes(self, pids):
-        total = 0
+        return sum(self.rss_each(pids).values())
+
+    def rss_each(self, pids):
+        """{pid: resident bytes} of ``pids`` (those still running)."""
+        sizes = {}
         for pid in pids:
             try:
-                total += _rss_bytes(pid)
+                sizes[pid] = _rss_bytes(pid)
             except (OSError, ValueError, IndexError):
                 pass  # ended between the listing and the read
-        return total
+        return sizes
 
     def root_ended(self):
         try:
@@ -138,7 +143,7 @@ class Watchdog(threading.Thread):
         super().__init__(daemon=True, name=f"sandbox-watchdog-{pid}")
         self.pid, self.memory_bytes, self.folder, self.folder_bytes = pid, memory_bytes, folder, folder_bytes
         self.interval, self.log, self.reason, self.peak = interval, log, None, 0
-        self.processes = SandboxProcesses(pid)
+        self.processes = ProcessTree(pid)
         self._halt = threading.Event()
 
     def stop(self):

@@ -191,3 +191,23 @@ def test_unreachable_scheduler_is_a_clear_error(quick_course, monkeypatch):
 def test_unknown_assignment_is_a_clear_error(quick_course):
     with pytest.raises(grading.GradingError):
         parallel.grade_parallel(quick_course, "no_such_assignment", progress=False)
+
+
+def test_the_template_is_kept_until_what_it_is_made_from_changes(quick_course, tmp_path, monkeypatch):
+    """A second batch reuses the template (no cold nbgrader); a changed source file makes it again."""
+    course = tmp_path / "course"
+    shutil.copytree(quick_course, course, ignore=shutil.ignore_patterns(".build"))
+    first = parallel.make_template(course, ASSIGNMENT)
+    made = (first / "gradebook.db").stat().st_mtime_ns
+    runs = []
+    real = parallel.run_nbgrader
+    monkeypatch.setattr(parallel, "run_nbgrader", lambda args, cwd: runs.append(args) or real(args, cwd))
+    assert parallel.make_template(course, ASSIGNMENT) == first
+    assert runs == [] and (first / "gradebook.db").stat().st_mtime_ns == made
+    leftovers = [p.name for p in first.parent.iterdir() if p.name.startswith(f".{ASSIGNMENT}-")]
+    assert leftovers == [], "the staging folder is removed"
+    notebook = course / "source" / ASSIGNMENT / NOTEBOOK
+    notebook.write_text(notebook.read_text().replace("Dinosaurus", "Dinosaurus ", 1))
+    assert parallel.make_template(course, ASSIGNMENT) == first
+    assert runs == [["generate_assignment", ASSIGNMENT, "--force"]]
+    assert "Dinosaurus " in (first / "source" / ASSIGNMENT / NOTEBOOK).read_text()

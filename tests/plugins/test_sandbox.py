@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from coursetools.grading import untrusted
-from coursetools.plugins import sandbox
+from coursetools.plugins import font_cache, sandbox
 
 MiB = 1024**2
 
@@ -93,6 +93,21 @@ def test_bwrap_command_isolates_the_kernel(tmp_path):
     assert tail[tail.index("--scratch-into") + 1] == str(cwd)
     assert sorted(tail[i + 1] for i, a in enumerate(tail) if a == "--scratch-skip") == ["data", "utils"]
     assert int(tail[tail.index("--processes") + 1]) == sandbox.MAX_PROCESSES
+
+
+def test_bwrap_command_hands_the_kernel_matplotlib_s_font_list(tmp_path):
+    """The font list is mounted read-only, copied by the launcher into a writable MPLCONFIGDIR in /tmp."""
+    fonts_dir = tmp_path / "fonts"
+    fonts_dir.mkdir()
+    cmd, *_ = _command(tmp_path, font_cache=fonts_dir)
+    sep = cmd.index("--")
+    opts, tail = cmd[:sep], cmd[sep + 1:]
+    assert (str(fonts_dir), font_cache.INSIDE) in _pairs(opts, "--ro-bind")
+    assert (font_cache.INSIDE, font_cache.KERNEL_MPLCONFIGDIR) in _pairs(tail, "--seed")
+    assert dict(_pairs(opts, "--setenv"))["MPLCONFIGDIR"] == font_cache.KERNEL_MPLCONFIGDIR
+    (tmp_path / "none").mkdir()
+    plain, *_ = _command(tmp_path / "none")
+    assert "--seed" not in plain and font_cache.INSIDE not in plain
 
 
 def test_missing_bwrap_says_why_and_what_to_do():

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from coursetools.plugins import sandbox_watchdog
-from coursetools.plugins.sandbox_watchdog import SandboxProcesses, Watchdog
+from coursetools.plugins.sandbox_watchdog import ProcessTree, Watchdog
 
 from .test_sandbox import MiB, _course, run_cells
 
@@ -40,7 +40,7 @@ def test_scan_finds_the_tree_and_nothing_else(tree):
     root, child, grandchild = tree
     outsider = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        procs = SandboxProcesses(root)
+        procs = ProcessTree(root)
         assert procs.scan() == [root, *sorted((child, grandchild))]
         assert procs.namespace is None  # no bwrap here: the children share the root's PID namespace
         assert outsider.pid not in procs.verdicts or procs.verdicts[outsider.pid] is False
@@ -52,7 +52,7 @@ def test_scan_finds_the_tree_and_nothing_else(tree):
 
 def test_scan_looks_at_each_process_once_and_forgets_ended_ones(tree, monkeypatch):
     root, child, grandchild = tree
-    procs = SandboxProcesses(root)
+    procs = ProcessTree(root)
     procs.scan()
     reads = []
     real = sandbox_watchdog._stat_fields
@@ -70,7 +70,7 @@ def test_scan_looks_at_each_process_once_and_forgets_ended_ones(tree, monkeypatc
 def test_scan_of_an_ended_root_is_empty():
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
-    procs = SandboxProcesses(p.pid)
+    procs = ProcessTree(p.pid)
     assert procs.scan() == []
     watchdog = Watchdog(p.pid, 10 * MiB)
     assert watchdog.sample() is None
@@ -121,7 +121,7 @@ def test_a_bwrap_pid_namespace_is_learnt_and_its_processes_found():
     bwrap = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert bwrap.stdout.readline().strip() == "ready"
-        procs = SandboxProcesses(bwrap.pid)
+        procs = ProcessTree(bwrap.pid)
         pids = procs.scan()
         assert procs.namespace is not None and procs.namespace.startswith("pid:[")
         inside = [p for p in pids if p != bwrap.pid]
