@@ -133,10 +133,25 @@ class KernelLink:
             raise KernelStopped(self.stopped) from None
         return _answer_text(reply)
 
+    async def ask(self, op, payload, timeout, what):
+        """Send one request (``call``, ``push`` or ``fetch``: :func:`kernel_stub.request_expression`);
+        return the decoded JSON answer, a dict.
+
+        The request carries a fresh nonce that the answer must echo. Raises
+        CallTimeout / KernelStopped, or NotPlainData for an answer that is
+        malformed, missing or another request's.
+        """
+        nonce = secrets.token_hex(8)
+        expression = kernel_stub.request_expression(op, dict(payload, nonce=nonce))
+        answer = plaindata.loads(await self.roundtrip("", timeout, what, expression), self.max_bytes)
+        if type(answer) is not dict or answer.get("nonce") != nonce:
+            raise NotPlainData("the kernel did not answer this request (its answer is missing or belongs to another one)")
+        return answer
+
     # -- the test-thread side -------------------------------------------------------------
 
     def request(self, op, payload, what):
-        """Send one request from the test thread; return the decoded JSON answer (a dict)."""
+        """Send one request from the test thread, within the cell's deadline; return :meth:`ask`'s answer."""
         if self.stopped:
             raise KernelStopped(self.stopped)
         timeout = None
@@ -144,14 +159,7 @@ class KernelLink:
             timeout = self.deadline - time.monotonic()
             if timeout <= 0 or self.timed_out:
                 raise CallTimeout(f"{what} was not run: the cell's time limit is used up")
-        nonce = secrets.token_hex(8)
-        expression = kernel_stub.request_expression(op, dict(payload, nonce=nonce))
-        future = asyncio.run_coroutine_threadsafe(self.roundtrip("", timeout, what, expression), self.loop)
-        text = future.result()
-        answer = plaindata.loads(text, self.max_bytes)
-        if type(answer) is not dict or answer.get("nonce") != nonce:
-            raise NotPlainData("the kernel did not answer this call (its answer is missing or belongs to another call)")
-        return answer
+        return asyncio.run_coroutine_threadsafe(self.ask(op, payload, timeout, what), self.loop).result()
 
 
 def _answer_text(reply):
