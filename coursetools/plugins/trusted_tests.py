@@ -134,9 +134,14 @@ class Plan:
         return cls(cells, functions, values)
 
 
+def has_magic(source):
+    """Whether a line of ``source`` is an IPython magic or a shell escape (``%...``, ``!...``)."""
+    return any(line.lstrip().startswith(("%", "!")) for line in source.splitlines())
+
+
 def python_source(source):
     """Cell source as plain Python: IPython magics become ``get_ipython()`` calls (IPython's own transformer)."""
-    if not any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+    if not has_magic(source):
         return source
     from IPython.core.inputtransformer2 import TransformerManager
 
@@ -195,7 +200,7 @@ def names_the_kernel_reads(sources):
     names = set()
     for source in sources:
         kept = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%matplotlib"))
-        if any(line.lstrip().startswith(("%", "!")) for line in kept.splitlines()):
+        if has_magic(kept):
             return None
         try:
             tree = ast.parse(kept)
