@@ -288,23 +288,39 @@ def test_scratch_space_and_processes_are_capped(tmp_path):
     assert 0 < children < sandbox.MAX_PROCESSES
 
 
+HOG = "import numpy as np, time; a = np.ones(930 * 2**20 // 8); time.sleep(60)"
+CHILDREN = f"""
+import subprocess, sys, time
+procs = [subprocess.Popen([sys.executable, '-c', {HOG!r}]) for _ in range(4)]
+time.sleep(50)
+print('still alive')
+"""
+ORPHANS = f"""
+import os, sys, time
+for _ in range(2):
+    if os.fork() == 0:  # the child starts a daemon, then exits: the daemon is reparented
+        os.setsid()
+        if os.fork() == 0:
+            os.execv(sys.executable, [sys.executable, '-c', {HOG!r}])
+        os._exit(0)
+    os.wait()
+time.sleep(50)
+print('still alive')
+"""
+
+
 @pytest.mark.slow
-def test_children_together_cannot_pass_the_memory_cap(tmp_path):
-    """Four children of 930 MiB each: every one is under the 1.5 GiB cap; together the watchdog stops them."""
+@pytest.mark.parametrize("cell", [CHILDREN, ORPHANS], ids=["four-children", "two-orphaned-daemons"])
+def test_processes_together_cannot_pass_the_memory_cap(tmp_path, caplog, cell):
+    """Hogs of 930 MiB each: every one is under the 1.5 GiB cap; together the watchdog stops them, whether
+    they are the kernel's children or daemons whose parents exited (found through the sandbox's PID namespace)."""
     course, sub = _course(tmp_path)
     t0 = time.monotonic()
-    outs, error, client = run_cells(course, sub, [
-        """
-        import subprocess, sys, time
-        code = "import numpy as np, time; a = np.ones(930 * 2**20 // 8); time.sleep(60)"
-        procs = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(4)]
-        time.sleep(50)
-        print('still alive')
-        """,
-    ], memory=1536 * MiB)
+    outs, error, _ = run_cells(course, sub, [cell], memory=1536 * MiB)
     assert error is not None and "died" in str(error).lower()
     assert "still alive" not in outs[0]
     assert time.monotonic() - t0 < 45
+    assert "past the 1536 MiB cap: kernel stopped" in caplog.text
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 from coursetools.plugins import sandbox_watchdog
 from coursetools.plugins.sandbox_watchdog import ProcessTree, Watchdog
 
-from .test_sandbox import MiB, _course, run_cells
+from .test_sandbox import MiB
 
 TREE = """
 import subprocess, sys, time
@@ -86,32 +86,6 @@ def test_watchdog_kills_a_tree_past_the_cap(tree, monkeypatch):
     assert not watchdog.is_alive()
     assert "past the 1 MiB cap" in watchdog.reason
     assert watchdog.peak > 3 * MiB
-
-
-@pytest.mark.slow
-def test_orphaned_grandchildren_still_count_against_the_cap(tmp_path, caplog):
-    """Two double-forked daemons of 930 MiB each, whose parents exited: found through the sandbox's PID namespace."""
-    course, sub = _course(tmp_path)
-    t0 = time.monotonic()
-    outs, error, _ = run_cells(course, sub, [
-        """
-        import os, sys, time
-        code = "import numpy as np, time; a = np.ones(930 * 2**20 // 8); time.sleep(60)"
-        for _ in range(2):
-            if os.fork() == 0:  # the child starts a daemon, then exits: the daemon is reparented
-                os.setsid()
-                if os.fork() == 0:
-                    os.execv(sys.executable, [sys.executable, "-c", code])
-                os._exit(0)
-            os.wait()
-        time.sleep(50)
-        print('still alive')
-        """,
-    ], memory=1536 * MiB)
-    assert error is not None and "died" in str(error).lower()
-    assert "still alive" not in outs[0]
-    assert time.monotonic() - t0 < 45
-    assert "past the 1536 MiB cap: kernel stopped" in caplog.text
 
 
 def test_a_bwrap_pid_namespace_is_learnt_and_its_processes_found():
