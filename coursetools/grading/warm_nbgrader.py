@@ -222,6 +222,12 @@ def serve():
             importlib.import_module(name)
         except ImportError:  # an optional part (the course's plugins outside a course checkout): loaded later
             pass
+    try:  # found or built once here (it is memoized): no forked nbgrader probes for it, or retries a failed build
+        from coursetools.plugins.font_cache import font_cache
+
+        font_cache()
+    except ImportError:
+        pass
     if threading.active_count() != 1:  # forking a threaded process is unsafe: say so rather than risk it
         replies.write(json.dumps({"ready": False, "why": f"{threading.active_count()} threads after imports"}) + "\n")
         return
