@@ -22,17 +22,17 @@ c.Execute.timeout = settings.CELL_TIMEOUT_S
 c.Execute.interrupt_on_timeout = True
 c.OverwriteCells.add_missing_cells = True
 
-# --- Caps for grading kernels (coursetools/plugins/execute.py; docs/grading.md) ---
+# --- Caps for grading kernels (coursetools/plugins/execute.py; docs/grading.md, docs/architecture.md) ---
 # GradingExecute replaces nbgrader's Execute: kernels start under setrlimit
 # limits, output per cell is capped, and during autograde every graded test
 # cell runs in the grader, calling the student's functions in the kernel with
 # plain data (docs/grading.md, "Trusted verdicts"). Execute.timeout above
 # still applies per cell (it is inherited by GradingExecute).
 c.Autograde.sanitize_preprocessors = [
-    "coursetools.plugins.sandbox.DropUntrustedFiles",  # symlinked notebook: invalid; links never kept (docs/security.md)
+    "coursetools.plugins.untrusted_files.DropUntrustedFiles",  # symlinked notebook: invalid; links never kept (docs/security.md)
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
-    "coursetools.plugins.sanitize.DropEmptyNbgraderMetadata",  # nbgrader 0.9 crashes on duplicated cells without it
+    "coursetools.plugins.notebook_metadata.DropEmptyNbgraderMetadata",  # nbgrader 0.9 crashes on duplicated cells without it
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -45,7 +45,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "coursetools.plugins.sandbox.DropUntrustedFiles",  # before nbgrader's permission step
+    "coursetools.plugins.untrusted_files.DropUntrustedFiles",  # before nbgrader's permission step
 ]
 c.CappedKernelManager.memory_limit_bytes = settings.KERNEL_MEMORY_LIMIT_BYTES
 c.CappedKernelManager.cpu_limit_s = settings.KERNEL_CPU_LIMIT_S
@@ -54,31 +54,31 @@ c.CappedKernelManager.blas_threads = settings.KERNEL_BLAS_THREADS
 c.GradingExecute.max_output_bytes = settings.MAX_OUTPUT_BYTES
 c.GradingExecute.trusted_tests = True  # graded tests run in the grader (autograde only; Validate unchanged)
 
-# --- Feedback (coursetools/plugins/feedback.py, feedback_sanitize.py; docs/security.md) ---
+# --- Feedback (coursetools/plugins/feedback.py, coursetools/security/feedback_html.py; docs/security.md) ---
 # SanitizeFeedback comes first: it needs the hidden tests' source to remove other outputs that show them
 # (base64 and other encodings too); then HideHiddenTests removes the hidden tests. The course's feedback
 # template (test cells named, long messages wrapped, nothing loaded from a CDN) is found before nbgrader's;
 # student HTML passes the course_clean_html filter. nbgrader copies every file the kernel left next to the
 # notebook into feedback/: the post-convert hook keeps only the notebooks' HTML.
-from coursetools.plugins import feedback_sanitize  # noqa: E402
+from coursetools.plugins import feedback  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "coursetools.plugins.feedback_sanitize.SanitizeFeedback",
+    "coursetools.plugins.feedback.SanitizeFeedback",
     "coursetools.plugins.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-c.GenerateFeedback.post_convert_hook = "coursetools.plugins.feedback_sanitize.keep_only_notebook_html"
-c.HTMLExporter.extra_template_basedirs = feedback_sanitize.template_basedirs()
-c.HTMLExporter.filters = feedback_sanitize.FILTERS
+c.GenerateFeedback.post_convert_hook = "coursetools.plugins.feedback.keep_only_notebook_html"
+c.HTMLExporter.extra_template_basedirs = feedback.template_basedirs()
+c.HTMLExporter.filters = feedback.FILTERS
 
-# --- LMS downloads: `nbgrader zip_collect <assignment>` (coursetools/grading/zip_collect.py; docs/grading.md) ---
+# --- LMS downloads: `nbgrader zip_collect <assignment>` (coursetools/plugins/zip_collect.py; docs/grading.md) ---
 # Safe extraction (regular files only, mode 0644, nothing outside extracted/, no nested archives, size and
 # count caps) and collection (student ids and file names validated; of several uploads the latest is kept).
 # Canvas-style file names inside the zip in downloaded/<assignment>/archive/:
 #   <login>_[LATE_]<user id>_<submission id>_<original name>[-<n>].ipynb   (-<n>: the n-th re-upload)
-c.ZipCollectApp.extractor_plugin = "coursetools.grading.zip_collect.SafeExtractorPlugin"
-c.ZipCollectApp.collector_plugin = "coursetools.grading.zip_collect.SafeCollectorPlugin"
+c.ZipCollectApp.extractor_plugin = "coursetools.plugins.zip_collect.SafeExtractorPlugin"
+c.ZipCollectApp.collector_plugin = "coursetools.plugins.zip_collect.SafeCollectorPlugin"
 c.SafeCollectorPlugin.named_regexp = (
     r".*/(?P<student_id>[^/_]+)_(?:LATE_|late_)?\d+_\d+_(?P<file_id>[^/]+?)(?:-(?P<upload>\d+))?\.ipynb$"
 )

@@ -36,7 +36,8 @@ from pathlib import Path
 
 from bench.bench_grading import ASSIGNMENT, build_course
 from coursetools.course import run_nbgrader
-from coursetools.grading import batch, parallel
+from coursetools.grading import parallel
+from coursetools.grading.sequential import grade_batch
 from coursetools.grading.memory import PeakMemory
 from coursetools.grading.report import cell_scores
 from coursetools.settings import CELL_TIMEOUT_S, COURSE_ID, ROOT
@@ -104,7 +105,7 @@ def _safe(course, stock):
 
 def _grade(course, stock):
     _reset(course)
-    batch.grade_batch(course, ASSIGNMENT, log=lambda *a: None)
+    grade_batch(course, ASSIGNMENT, log=lambda *a: None)
 
 
 def _parallel(workers):

@@ -138,7 +138,7 @@ def watchdog_sample_ms(exe, repeat=200):
     """Milliseconds per watchdog sample of a bwrap PID namespace holding three processes, and per psutil tree scan."""
     import psutil
 
-    from coursetools.plugins.sandbox_watchdog import Watchdog
+    from coursetools.security.watchdog import Watchdog
 
     cmd = [exe, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid", "--die-with-parent",
            "--", "sh", "-c", "sleep 60 & sleep 60 & echo ready; wait"]

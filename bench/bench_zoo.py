@@ -16,8 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from coursetools.grading import batch as grading
-from tests.zoo.build import ASSIGNMENT, ZOO, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
+from coursetools.grading.sequential import grade_batch
+from zoo.build import ASSIGNMENT, ZOO, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
 
 
 def main(names):
@@ -28,7 +28,7 @@ def main(names):
         build_zoo(course, zoo=zoo)
         built = time.perf_counter() - t0
         t0 = time.perf_counter()
-        results = grading.grade_batch(course, ASSIGNMENT, timeout_s=ZOO_SUBMISSION_TIMEOUT_S, log=lambda *_: None)
+        results = grade_batch(course, ASSIGNMENT, timeout_s=ZOO_SUBMISSION_TIMEOUT_S, log=lambda *_: None)
         wall = time.perf_counter() - t0
     by_status = defaultdict(list)
     for r in results:

@@ -1,10 +1,11 @@
 """The plain textbook engine: the benchmark's baseline, kept here only (never shipped).
 
-A straightforward numpy transcription of SPEC §2 and §3, as a first
+A straightforward numpy transcription of docs/reference.md §2 and §3, as a first
 implementation would be written: one-hot input vectors, one matrix product per
 term of every equation, a fresh array per operation. ``bench_training.py``
-times it next to the course's ``utils`` (which hands the work to its compiled
-fast path) and compares the losses iteration by iteration.
+times it next to the course's ``utils`` (plain numpy too, reading a column of
+``Wax`` instead of multiplying by a one-hot vector) and compares the losses
+iteration by iteration.
 """
 
 import numpy as np

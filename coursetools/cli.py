@@ -12,8 +12,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import demo, figures
 from .course import CourseError, run_nbgrader
+from .grading import parallel, report
+from .grading.dask_security import add_tls_arguments, tls_from_args
+from .grading.feedback import generate_feedback
+from .grading.parallel import DEFAULT_RETRIES, ParallelGradingError
+from .grading.sequential import grade_batch
+from .grading.submission import GradingError
+from .layout import CourseLayout
+from .release import build_release
+from .security.gradebook_guard import GradebookError
 from .settings import DEFAULT_ASSIGNMENT, ROOT, SUBMISSION_TIMEOUT_S
+from .solution import SolutionError
 
 PROG = "course"
 # verb -> (module under training/, help). They run in the repository: training/ sits beside the package.
@@ -55,13 +66,9 @@ def parser():
     _course_arguments(p)
     p.add_argument("--scheduler", help="address of an existing Dask scheduler, TLS only: tls://10.0.0.5:8786 "
                    "(default: a local cluster with temporary credentials)")
-    from .grading.dask_security import add_tls_arguments
-
     add_tls_arguments(p)
     p.add_argument("--workers", type=int, help="local cluster: number of worker processes (default: one per CPU core)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    from .grading.parallel import DEFAULT_RETRIES
-
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="extra attempts for a failed task (default: %(default)s)")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run grading kernels WITHOUT the sandbox (trusted submissions only; the report says so)")
@@ -80,19 +87,14 @@ def parser():
 
 def print_report(course, assignment):
     """Print the grade report and write ``reports/<assignment>.csv``."""
-    from .grading import report
-
     reports = report.grade_report(course, assignment)
     print()
     print(report.format_report(reports))
-    path = report.write_report_csv(reports, Path(course) / "reports" / f"{assignment}.csv")
+    path = report.write_report_csv(reports, CourseLayout(course).report_csv(assignment))
     print(f"\nreport written to {path}")
 
 
 def grade_parallel(args):
-    from .grading import parallel
-    from .grading.dask_security import tls_from_args
-
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
@@ -113,24 +115,16 @@ def run(args):
     """Run one parsed command; return the exit status."""
     course = Path(getattr(args, "course", ROOT))
     if args.command == "release":
-        from .release import build_release
-
         build_release(args.assignments or None)
     elif args.command == "demo":
-        from .demo import run as run_demo
-
-        run_demo()
+        demo.run()
     elif args.command == "figures":
-        from .figures import main as draw_figures
-
-        return draw_figures(["--out", args.out] if args.out else [])
+        return figures.main(["--out", args.out] if args.out else [])
     elif args.command in TRAINING:
         # training/ lives beside the package, not in it: run it as a module from the repository root.
         module = f"training.{TRAINING[args.command][0]}"
         return subprocess.run([sys.executable, "-m", module, *args.args], cwd=ROOT).returncode
     elif args.command == "grade":
-        from .grading.batch import grade_batch
-
         grade_batch(course, args.assignment, args.student, args.submission_timeout, unsafe=args.unsafe_no_sandbox)
         print_report(course, args.assignment)
     elif args.command == "grade-parallel":
@@ -138,8 +132,6 @@ def run(args):
     elif args.command == "report":
         print_report(course, args.assignment)
     elif args.command == "feedback":
-        from .plugins.feedback import generate_feedback
-
         leaks = generate_feedback(course, args.assignment)
         for path, line in leaks:
             print(f"LEAK: {path}: {line}", file=sys.stderr)
@@ -157,13 +149,9 @@ def main(argv=None):
         args = argparse.Namespace(command=argv[0], args=argv[1:])
     else:
         args = parser().parse_args(argv)
-    from .grading.batch import GradingError
-    from .grading.parallel import ParallelGradingError
-    from .solution import SolutionError
-
     try:
         return run(args)
-    except (CourseError, GradingError, ParallelGradingError, SolutionError) as exc:
+    except (CourseError, GradingError, GradebookError, ParallelGradingError, SolutionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

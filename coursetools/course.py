@@ -1,8 +1,7 @@
-"""The course folder: its gradebook, running nbgrader in it, and scratch courses.
+"""Course folders: running nbgrader in one, making scratch ones, copying what an assignment ships.
 
-A *course folder* is what nbgrader calls the course root: ``nbgrader_config.py``,
-``source/``, ``release/``, ``submitted/``, ``autograded/``, ``feedback/`` and
-``gradebook.db``. The repository is one; the demo, parallel grading, the tests,
+A *course folder* is what nbgrader calls the course root (its paths:
+:class:`coursetools.layout.CourseLayout`). The repository is one; the demo, parallel grading, the tests,
 the JupyterHub launcher and the submission zoo make scratch ones with
 :func:`make_course`, so that they never touch the real gradebook.
 
@@ -19,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .layout import CourseLayout
 from .settings import ASSIGNMENTS, CACHE_PATTERNS, ROOT
 
 # The config of a scratch course: the repository's own nbgrader_config.py, loaded as is.
@@ -33,11 +33,6 @@ class CourseError(RuntimeError):
 
 class NbgraderError(CourseError):
     """An nbgrader command failed; the message holds the command and the end of its output."""
-
-
-def gradebook_url(course):
-    """The SQLAlchemy URL of the gradebook of ``course``."""
-    return f"sqlite:///{(Path(course) / 'gradebook.db').resolve()}"
 
 
 def tool_env():
@@ -98,20 +93,21 @@ def make_course(dest, assignments=None, root=ROOT):
     (default: every assignment of the course); each gets the files it ships
     (:func:`copy_shared`, from the repository). Anything at ``dest`` is removed first.
     """
-    dest, root = Path(dest), Path(root)
+    dest, root = Path(dest), CourseLayout(root)
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    (dest / "nbgrader_config.py").write_text(CONFIG_STUB.format(config=str(root / "nbgrader_config.py")))
-    names = assignments if assignments is not None else [n for n in ASSIGNMENTS if (root / "source" / n).is_dir()]
+    new = CourseLayout(dest)
+    new.config.write_text(CONFIG_STUB.format(config=str(root.config)))
+    names = assignments if assignments is not None else [n for n in ASSIGNMENTS if root.source(n).is_dir()]
     for name in names:
-        shutil.copytree(root / "source" / name, dest / "source" / name, ignore=ignore_caches)
-        copy_shared(name, dest / "source" / name)
+        shutil.copytree(root.source(name), new.source(name), ignore=ignore_caches)
+        copy_shared(name, new.source(name))
     return dest
 
 
 def add_submission(course, student, assignment, folder):
     """Copy an assignment folder as ``submitted/<student>/<assignment>/`` of ``course``."""
-    dest = Path(course) / "submitted" / student / assignment
+    dest = CourseLayout(course).submitted(student, assignment)
     shutil.copytree(folder, dest, ignore=ignore_caches)
     return dest

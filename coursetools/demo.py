@@ -7,12 +7,13 @@ course's real ``submitted/`` or gradebook, so running it loses nothing.
 import time
 
 from .course import add_submission, make_course, run_nbgrader
-from .grading.batch import grade_batch
+from .grading.sequential import grade_batch
 from .grading.report import format_report, grade_report, write_report_csv
 from .release import build_release
-from .settings import ASSIGNMENTS, ROOT
+from .layout import CourseLayout
+from .settings import ASSIGNMENTS, COURSE, ROOT
 
-DEMO_DIR = ROOT / ".build" / "demo-course"
+DEMO_DIR = COURSE.scratch / "demo-course"
 
 
 def run(log=print):
@@ -22,10 +23,10 @@ def run(log=print):
     course = make_course(DEMO_DIR)
     for name in graded:
         run_nbgrader(["generate_assignment", name, "--force"], course)
-        add_submission(course, "solution", name, ROOT / "source" / name)
-        add_submission(course, "untouched-release", name, ROOT / "release" / name)
+        add_submission(course, "solution", name, COURSE.source(name))
+        add_submission(course, "untouched-release", name, COURSE.release(name))
         # A submission that cannot be graded: the report says so instead of scoring it 0.
-        broken = add_submission(course, "broken-json", name, ROOT / "release" / name)
+        broken = add_submission(course, "broken-json", name, COURSE.release(name))
         for notebook in ASSIGNMENTS[name].notebooks:
             (broken / notebook).write_text('{"cells": [ this is not JSON')
         t = time.perf_counter()
@@ -34,6 +35,6 @@ def run(log=print):
         reports = grade_report(course, name)
         log("")
         log(format_report(reports))
-        csv_path = write_report_csv(reports, course / "reports" / f"{name}.csv")
+        csv_path = write_report_csv(reports, CourseLayout(course).report_csv(name))
         log(f"\nreport written to {csv_path.relative_to(ROOT)}")
     log(f"done in {time.perf_counter() - t0:.1f} s")

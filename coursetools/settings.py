@@ -8,13 +8,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .layout import CourseLayout
+
 ROOT = Path(__file__).resolve().parent.parent
+# The repository is a course folder; the paths inside any course folder come from a CourseLayout.
+COURSE = CourseLayout(ROOT)
 DATA_DIR = ROOT / "data"
 MODELS_DIR = ROOT / "models"
-SOURCE_DIR = ROOT / "source"
-RELEASE_DIR = ROOT / "release"
-# Inside any course folder (the repository or a scratch course), nbgrader's own layout applies:
-# source/, release/, submitted/, autograded/, feedback/, gradebook.db (coursetools/course.py).
+SOURCE_DIR = COURSE.source()
 
 # What the grader works out once per machine and package versions (a fresh gradebook's schema): never
 # in a course folder, never seen by a kernel (the sandbox does not mount the home folder).

@@ -1,7 +1,7 @@
 """Shared fixtures: the dataset, the reference solution.
 
 ``tests`` is a package, so pytest puts the repository root on ``sys.path``
-(``utils``, ``training`` and ``tests.zoo`` import from there); ``coursetools``
+(``utils``, ``training`` and ``zoo`` import from there); ``coursetools``
 is installed (``pip install -e .``).
 """
 

@@ -3,7 +3,7 @@
 import os
 import threading
 
-from ..plugins.sandbox_watchdog import ProcessTree
+from ..security.watchdog import ProcessTree
 
 
 class PeakMemory:
@@ -14,7 +14,7 @@ class PeakMemory:
 
     A figure for reports, not a limit (the sandbox's watchdog enforces the
     cap). The descendants are found as the watchdog finds a sandbox's
-    processes (:class:`~coursetools.plugins.sandbox_watchdog.ProcessTree`: each
+    processes (:class:`~coursetools.security.watchdog.ProcessTree`: each
     process of the machine looked at once, not at every sample), so a sample
     costs a fraction of a millisecond.
     """

@@ -10,7 +10,7 @@ Dask cluster:
   ``dask-jobqueue``; TLS with certificates only: :mod:`coursetools.grading.dask_security`).
   Workers must see the course folder at the same path (a shared filesystem)
   and run the course's Python environment with ``coursetools`` installed.
-* **Isolation**: every student is graded by :func:`coursetools.grading.batch.grade_student`
+* **Isolation**: every student is graded by :func:`coursetools.grading.submission.grade_submission`
   (the same function as the sequential ``grade`` command: pre-checks, one
   ``nbgrader autograde --student``, forked from the worker's warm nbgrader
   server, statuses) inside a scratch course of its
@@ -22,7 +22,7 @@ Dask cluster:
   the course's ``gradebook.db`` (the same rows ``nbgrader autograde`` writes:
   the submission, its timestamp, every grade and comment), the student's
   ``autograded/`` folder and ``reports/<assignment>.status.json``. Grades are
-  identical to the sequential command's (``tests/test_parallel_batch.py``).
+  identical to the sequential command's (``tests/grading/test_parallel.py``).
 * **Failures are never dropped**: a task that raises (a worker killed, a full
   disk) is reported on the console and retried, on any worker; after
   ``retries`` more attempts the student is recorded with status ``grading
@@ -33,6 +33,7 @@ Dask cluster:
 
 import atexit
 import concurrent.futures
+import hashlib
 import io
 import os
 import shutil
@@ -40,14 +41,23 @@ import sys
 import tarfile
 import tempfile
 import time
+import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..course import gradebook_url, ignore_caches, make_course, run_nbgrader, tool_env
+import nbgrader
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
+
+from ..course import ignore_caches, make_course, run_nbgrader, tool_env
+from ..layout import CourseLayout
+from ..security import untrusted
+from ..security.gradebook_guard import GradebookGuard
 from ..settings import SUBMISSION_TIMEOUT_S
-from . import batch, untrusted
-from .gradebook_guard import GradebookGuard
+from . import statuses, submission
 from .memory import PeakMemory
+from .statuses import StudentResult
 from .warm_nbgrader import WarmNbgrader
 
 DEFAULT_RETRIES = 2
@@ -60,7 +70,6 @@ QUIET_DASK = {
     "distributed.admin.system-monitor.interval": "2s",
 }
 CONNECT_TIMEOUT = "20s"  # to reach an existing scheduler
-TEMPLATE_DIR = ".build/parallel-template"
 TEMPLATE_STAMP = ".template-fingerprint"  # in a template folder: the fingerprint of what it was made from
 
 
@@ -72,7 +81,7 @@ class ParallelGradingError(RuntimeError):
 class TaskOutcome:
     """What a grading task sends back to the client (plain data, picklable)."""
 
-    result: dict  # asdict(batch.StudentResult)
+    result: dict  # asdict(StudentResult)
     timestamp: str = None
     grades: list = field(default_factory=list)  # (notebook, cell, auto, manual, extra_credit, failed_tests)
     comments: list = field(default_factory=list)  # (notebook, cell, auto_comment, manual_comment)
@@ -95,9 +104,7 @@ def _tar_folder(folder):
 
 
 def _read_scratch_gradebook(course, assignment, student):
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(gradebook_url(course)) as gb:
+    with Gradebook(CourseLayout(course).gradebook_url) as gb:
         try:
             sub = gb.find_submission(assignment, student)
         except MissingEntry:
@@ -149,25 +156,25 @@ def grade_task(course, template, assignment, student, timeout_s, notebooks, atte
     scratch = Path(tempfile.mkdtemp(prefix=f"grade-{assignment}-"))
     try:
         shutil.copytree(template, scratch, dirs_exist_ok=True)
-        src = course / "submitted" / student / assignment
+        src, dest = CourseLayout(course).submitted(student, assignment), CourseLayout(scratch).submitted(student, assignment)
         dropped = []
-        status, reason, _ = batch.precheck(src, notebooks)  # a symlinked notebook is invalid, not missing
-        if status == batch.INVALID:
-            result = batch.StudentResult(student, assignment, status, reason)
+        status, reason, _ = submission.precheck(src, notebooks)  # a symlinked notebook is invalid, not missing
+        if status == statuses.INVALID:
+            result = StudentResult(student, assignment, status, reason)
             return TaskOutcome(asdict(result), worker=worker, attempt=attempt)
         if src.is_dir() and not src.is_symlink():  # plain files only (untrusted.py); never through a link
-            dropped = untrusted.describe(untrusted.safe_copy(src, scratch / "submitted" / student / assignment))
+            dropped = untrusted.notes(untrusted.safe_copy(src, dest))
         else:  # a missing folder is reported by grade_student's pre-check
-            (scratch / "submitted" / student).mkdir(parents=True)
+            dest.parent.mkdir(parents=True)
         with PeakMemory() as mem:
-            result = batch.grade_student(scratch, assignment, student, timeout_s, notebooks, unsafe, worker_nbgrader())
+            result = submission.grade_submission(scratch, assignment, student, timeout_s, notebooks, unsafe, worker_nbgrader())
         result.notes[:0] = dropped
         outcome = TaskOutcome(asdict(result), worker=worker, attempt=attempt,
                               peak_tree_rss=mem.tree, peak_kernel_rss=mem.single)
         if result.graded:
             stamp, grades, comments, flagged = _read_scratch_gradebook(scratch, assignment, student)
             outcome.timestamp, outcome.grades, outcome.comments, outcome.flagged = stamp, grades, comments, flagged
-            folder = scratch / "autograded" / student / assignment
+            folder = CourseLayout(scratch).autograded(student, assignment)
             if folder.is_dir():
                 outcome.autograded_tar = _tar_folder(folder)
         return outcome
@@ -189,10 +196,11 @@ def make_template(course, assignment, dest=None):
     is kept; any change makes it again, whole, in place of the old one.
     """
     course = Path(course).resolve()
-    dest = Path(dest) if dest else course / TEMPLATE_DIR / assignment
-    if not (course / "nbgrader_config.py").is_file():
+    layout = CourseLayout(course)
+    dest = Path(dest) if dest else layout.parallel_template(assignment)
+    if not layout.config.is_file():
         raise ParallelGradingError(f"{course} has no nbgrader_config.py: is it a course folder?")
-    src = course / "source" / assignment
+    src = layout.source(assignment)
     if not src.is_dir():
         raise ParallelGradingError(f"no source folder {src}: is {assignment!r} an assignment of this course?")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -201,12 +209,13 @@ def make_template(course, assignment, dest=None):
         make_course(staging, [assignment], root=course)
         fingerprint = template_fingerprint(course, staging, assignment)
         stamp = dest / TEMPLATE_STAMP
-        if stamp.is_file() and stamp.read_text() == fingerprint and (dest / "gradebook.db").is_file():
+        if stamp.is_file() and stamp.read_text() == fingerprint and CourseLayout(dest).gradebook.is_file():
             return dest
         run_nbgrader(["generate_assignment", assignment, "--force"], staging)
-        if (course / "release" / assignment).is_dir():  # the course's own release, for tampering notes
-            shutil.rmtree(staging / "release" / assignment)
-            shutil.copytree(course / "release" / assignment, staging / "release" / assignment, ignore=ignore_caches)
+        released, staged = layout.release(assignment), CourseLayout(staging).release(assignment)
+        if released.is_dir():  # the course's own release, for tampering notes
+            shutil.rmtree(staged)
+            shutil.copytree(released, staged, ignore=ignore_caches)
         (staging / TEMPLATE_STAMP).write_text(fingerprint)
         if dest.exists():
             shutil.rmtree(dest)
@@ -218,12 +227,8 @@ def make_template(course, assignment, dest=None):
 
 def template_fingerprint(course, staging, assignment):
     """What a template is made from: the copied source folder, the course's config and release, nbgrader's version."""
-    import hashlib
-
-    import nbgrader
-
     digest = hashlib.sha256(f"nbgrader {nbgrader.__version__}\n".encode())
-    folders = [("source", staging / "source" / assignment), ("release", course / "release" / assignment)]
+    folders = [("source", CourseLayout(staging).source(assignment)), ("release", CourseLayout(course).release(assignment))]
     for label, folder in folders:
         files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
         for rel in files:
@@ -232,13 +237,11 @@ def template_fingerprint(course, staging, assignment):
             path = folder / rel
             digest.update(f"{label}/{rel}\n".encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
-    digest.update((course / "nbgrader_config.py").read_bytes())
+    digest.update(CourseLayout(course).config.read_bytes())
     return digest.hexdigest()
 
 
 def _write_gradebook(url, assignment, student, outcome):
-    from nbgrader.api import Gradebook, MissingEntry
-
     with Gradebook(url) as gb:  # a regrade replaces the old submission, as nbgrader autograde --force
         gb.update_or_create_student(student)
         try:
@@ -265,18 +268,14 @@ def merge_outcome(course, assignment, outcome):
     """Write one task's outcome into the course: gradebook rows and ``autograded/`` folder."""
     course = Path(course)
     student = outcome.result["student"]
-    if outcome.result["status"] != batch.GRADED:
-        batch.forget(course, assignment, student)  # as the sequential batch: no half-written trace
+    if outcome.result["status"] != statuses.GRADED:
+        submission.forget(course, assignment, student)  # as the sequential batch: no half-written trace
         return
-    import warnings
-
-    from sqlalchemy.exc import SAWarning
-
-    url = gradebook_url(course)
+    url = CourseLayout(course).gradebook_url
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own add_submission trips SQLAlchemy 2
         _write_gradebook(url, assignment, student, outcome)
-    dest = course / "autograded" / student / assignment
+    dest = CourseLayout(course).autograded(student, assignment)
     if dest.exists():
         shutil.rmtree(dest)
     if outcome.autograded_tar:
@@ -291,7 +290,7 @@ def merge_outcome(course, assignment, outcome):
 def failed_outcome(assignment, student, attempts, error):
     """The record of a student whose grading task kept failing: status ``grading error``."""
     reason = f"the grading task failed {attempts} time(s); last error: {type(error).__name__}: {error}"
-    result = batch.StudentResult(student, assignment, batch.ERROR, reason[:500])
+    result = StudentResult(student, assignment, statuses.ERROR, reason[:500])
     return TaskOutcome(asdict(result), attempt=attempts)
 
 
@@ -339,7 +338,7 @@ class BatchReport:
 
     @property
     def results(self):
-        return [batch.StudentResult(**o.result) for o in self.outcomes]
+        return [StudentResult(**o.result) for o in self.outcomes]
 
 
 def grade_parallel(course, assignment, students=None, scheduler=None, workers=None,
@@ -356,10 +355,10 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
     """
     course = Path(course).resolve()
     security = cluster_security(scheduler, tls)  # before anything else: refuse tcp:// at once
-    batch.ensure_assignment(course, assignment)
-    batch.check_sandbox(unsafe)
-    notebooks = batch.expected_notebooks(course, assignment)
-    students = list(students) if students else batch.students_of(course, assignment)
+    submission.ensure_assignment(course, assignment)
+    submission.check_sandbox(unsafe)
+    notebooks = submission.expected_notebooks(course, assignment)
+    students = list(students) if students else statuses.students_of(course, assignment)
     guard = GradebookGuard(course, assignment).start()  # the gradebook is written only by the grader
     t0 = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="template") as pool:
@@ -409,8 +408,8 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
             try:
                 merge_outcome(course, assignment, outcome)
             except (tarfile.TarError, OSError, ValueError) as exc:  # a bad folder fails its student, not the batch
-                batch.forget(course, assignment, student)
-                result = batch.StudentResult(student, assignment, batch.ERROR,
+                submission.forget(course, assignment, student)
+                result = StudentResult(student, assignment, statuses.ERROR,
                                              f"its graded folder could not be stored: {type(exc).__name__}: {exc}"[:300])
                 outcome = TaskOutcome(asdict(result), worker=outcome.worker, attempt=outcome.attempt)
             guard.check(student)
@@ -429,14 +428,12 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
         if cluster is not None:
             cluster.close()
     ordered = [outcomes[s] for s in students]
-    batch.write_statuses(course, assignment, [batch.StudentResult(**o.result) for o in ordered])
+    statuses.write_statuses(course, assignment, [StudentResult(**o.result) for o in ordered])
     return BatchReport(ordered, time.perf_counter() - t0, n_workers, retried)
 
 
 def format_summary(report):
     """Lines for the console: counts by status, time, memory, retried tasks."""
-    from collections import Counter
-
     counts = Counter(o.result["status"] for o in report.outcomes)
     n = len(report.outcomes)
     lines = [f"{n} submission(s) in {report.seconds:.1f} s on {report.workers} worker(s)"

@@ -1,6 +1,6 @@
 """The grade report: scores and statuses per student and per cell, as a table and a CSV.
 
-Sources: the gradebook (scores), the status file that :mod:`coursetools.grading.batch`
+Sources: the gradebook (scores), the status file that :mod:`coursetools.grading.statuses`
 writes (whether a submission could be graded at all, and why not), and the
 autograded notebooks (why a cell lost its points: a failed check, an error,
 a timeout, the memory cap). "Graded: 0 points" and "could not be graded" are
@@ -19,8 +19,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from ..course import gradebook_url
-from . import batch
+from ..layout import CourseLayout
+from . import statuses
 
 PASSED, FAILED, NOT_IMPLEMENTED, ERRORED = "passed", "failed", "not implemented", "error"
 CELL_TIMED_OUT, OUT_OF_MEMORY, NOT_GRADED = "timed out", "out of memory", "not graded"
@@ -45,15 +45,15 @@ class CellScore:
 
 
 @dataclass
-class StudentReport(batch.StudentResult):
-    """A :class:`~coursetools.grading.batch.StudentResult` with its graded cells (:class:`CellScore`)."""
+class StudentReport(statuses.StudentResult):
+    """A :class:`~coursetools.grading.statuses.StudentResult` with its graded cells (:class:`CellScore`)."""
 
     cells: list = field(default_factory=list)
 
     @property
     def score(self):
         scores = [c.score for c in self.cells if c.score is not None]
-        return sum(scores) if self.status == batch.GRADED else None
+        return sum(scores) if self.status == statuses.GRADED else None
 
     @property
     def max_score(self):
@@ -63,7 +63,7 @@ class StudentReport(batch.StudentResult):
 def cell_scores(root, assignment):
     """One :class:`CellScore` per student and graded cell of ``assignment`` in the gradebook."""
     rows = []
-    with Gradebook(gradebook_url(root)) as gb:
+    with Gradebook(CourseLayout(root).gradebook_url) as gb:
         a = gb.find_assignment(assignment)
         for sub in sorted(a.submissions, key=lambda s: s.student.id):
             for nb in sub.notebooks:
@@ -127,22 +127,22 @@ def _grade_cells(gb, assignment):
 def grade_report(course, assignment):
     """One :class:`StudentReport` per student of the status file (or, without one, of the gradebook)."""
     course = Path(course)
-    statuses = {r["student"]: r for r in batch.read_statuses(course, assignment)}
+    recorded = {r["student"]: r for r in statuses.read_statuses(course, assignment)}
     reports = []
-    with Gradebook(gradebook_url(course)) as gb:
+    with Gradebook(CourseLayout(course).gradebook_url) as gb:
         cells = _grade_cells(gb, assignment)
         submitted = {s.student.id for s in gb.find_assignment(assignment).submissions}
-        students = sorted(set(statuses) | (submitted if not statuses else set()))
+        students = sorted(set(recorded) | (submitted if not recorded else set()))
         for student in students:
-            st = statuses.get(student, {"status": batch.GRADED, "reason": "", "notes": []})
+            st = recorded.get(student, {"status": statuses.GRADED, "reason": "", "notes": []})
             rep = StudentReport(student, assignment, st["status"], st.get("reason", ""), list(st.get("notes", [])))
-            graded = rep.status == batch.GRADED and student in submitted
-            if rep.status == batch.GRADED and not graded:
-                rep.status, rep.reason = batch.ERROR, "no gradebook entry: grade this submission again"
+            graded = rep.status == statuses.GRADED and student in submitted
+            if rep.status == statuses.GRADED and not graded:
+                rep.status, rep.reason = statuses.ERROR, "no gradebook entry: grade this submission again"
             details = {}
             for nb_name in sorted({nb for nb, _, _ in cells}):
                 if graded:
-                    d, notes = notebook_details(course / "autograded" / student / assignment / f"{nb_name}.ipynb")
+                    d, notes = notebook_details(CourseLayout(course).autograded(student, assignment) / f"{nb_name}.ipynb")
                     details[nb_name] = d
                     rep.notes += [n for n in notes if n not in rep.notes]
             for nb_name, cell, max_score in cells:
@@ -184,7 +184,7 @@ def format_report(reports):
                 code = CODES.get(c.status, "?")
                 parts.append((f"{c.score:g}" + (f" {code}" if code else "")).rjust(w))
         total = f"{r.score:g}/{r.max_score:g}" if r.score is not None else f"-/{r.max_score:g}"
-        status = r.status if r.status == batch.GRADED else f"NOT GRADED: {r.status}"
+        status = r.status if r.status == statuses.GRADED else f"NOT GRADED: {r.status}"
         lines.append(r.student.ljust(width) + "  " + "  ".join(parts) + "  " + total.rjust(7) + "  " + status)
     lines.append("")
     lines.append("cells: score, then F failed check, E error, N not implemented, T timed out, M out of memory; "

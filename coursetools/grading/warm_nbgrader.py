@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..security.font_cache import font_cache
+
 # What one `nbgrader autograde` with the course's config imports (measured with -X importtime), and what the
 # trusted tests import in the grader when they run the notebook's locked cells.
 PRELOAD = (
@@ -47,9 +49,8 @@ PRELOAD = (
     "alembic.config",
     "alembic.command",
     "coursetools.plugins.execute",
-    "coursetools.plugins.sandbox",
-    "coursetools.plugins.trusted_tests",
-    "coursetools.plugins.sanitize",
+    "coursetools.plugins.untrusted_files",
+    "coursetools.plugins.notebook_metadata",
     "numpy",
     "matplotlib",
     "matplotlib.pyplot",
@@ -222,12 +223,7 @@ def serve():
             importlib.import_module(name)
         except ImportError:  # an optional part (the course's plugins outside a course checkout): loaded later
             pass
-    try:  # found or built once here (it is memoized): no forked nbgrader probes for it, or retries a failed build
-        from coursetools.plugins.font_cache import font_cache
-
-        font_cache()
-    except ImportError:
-        pass
+    font_cache()  # found or built once here (it is memoized): no forked nbgrader probes for it, or retries a failed build
     if threading.active_count() != 1:  # forking a threaded process is unsafe: say so rather than risk it
         replies.write(json.dumps({"ready": False, "why": f"{threading.active_count()} threads after imports"}) + "\n")
         return

@@ -4,7 +4,7 @@ nbgrader runs each submission with its ``Execute`` preprocessor. The course's
 ``nbgrader_config.py`` replaces it with :class:`GradingExecute`, which
 
 - starts kernels through :class:`CappedKernelManager`: the kernel command is
-  prefixed with ``python coursetools/plugins/kernel_launch.py --memory N --cpu S --``,
+  prefixed with ``python coursetools/kernel/launch.py --memory N --cpu S --``,
   which applies ``setrlimit(RLIMIT_AS / RLIMIT_CPU / RLIMIT_FSIZE)`` in the
   kernel process and then ``exec``s the kernel (same pid, so interrupts on a
   cell timeout still work). Past the memory cap, allocations fail with
@@ -16,13 +16,12 @@ nbgrader runs each submission with its ``Execute`` preprocessor. The course's
   autograded notebook;
 - during ``nbgrader autograde`` runs every graded test cell in the grader, not in the
   kernel, and calls the student's functions in the kernel with plain data
-  (:mod:`coursetools.plugins.trusted_tests`, docs/grading.md "Trusted verdicts");
-  it installs :mod:`coursetools.plugins.kernel_stub` in every kernel (the
+  (:mod:`coursetools.security.trusted_tests`, docs/grading.md "Trusted verdicts");
+  it installs :mod:`coursetools.kernel.stub` in every kernel (the
   kernel-side output cap and the calls' receiver).
 
 A kernel is stopped at once after the notebook's last cell (``shutdown_kernel =
-"immediate"``): nothing of it is kept, and a graceful shutdown waits about
-0.6 s per notebook.
+"immediate"``): nothing of it is kept, and a graceful shutdown would wait for it.
 
 The wall-clock limit per cell is nbgrader's own ``Execute.timeout`` (with
 ``interrupt_on_timeout``): the cell is interrupted and grading goes on with the
@@ -32,7 +31,6 @@ next cell. Every value is a traitlets option, set in ``nbgrader_config.py`` from
 
 import json
 import sys
-from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from nbformat import NotebookNode
@@ -40,14 +38,13 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, default
 
 from .. import settings
-from .trusted_tests import TrustedTestsMixin
-from .sandbox import SandboxedKernelMixin
-
-LAUNCHER = Path(__file__).resolve().parent / "kernel_launch.py"
+from ..kernel import LAUNCHER
+from ..security.sandbox import SandboxedKernelMixin
+from ..security.trusted_tests import TrustedTestsMixin
 
 
 class CappedKernelManager(SandboxedKernelMixin, AsyncKernelManager):
-    """A kernel manager whose kernels start under ``setrlimit`` limits (see ``kernel_launch.py``),
+    """A kernel manager whose kernels start under ``setrlimit`` limits (see :mod:`coursetools.kernel.launch`),
     in the grading sandbox (``sandbox.py``: bubblewrap, ``c.Sandbox.*``)."""
 
     memory_limit_bytes = Integer(settings.KERNEL_MEMORY_LIMIT_BYTES, help="RLIMIT_AS of the kernel in bytes (0: no limit)").tag(config=True)

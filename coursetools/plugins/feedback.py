@@ -1,116 +1,43 @@
-"""Feedback without leaks: hide hidden tests from ``nbgrader generate_feedback``.
+"""What nbgrader loads to make feedback (``GenerateFeedback`` in ``nbgrader_config.py``).
 
-The autograded notebook holds the full test cells, hidden tests included, and
-the tracebacks of failed checks quote the failing lines. nbgrader's feedback
-HTML shows both. :class:`HideHiddenTests` (registered in
-``nbgrader_config.py`` under ``GenerateFeedback.preprocessors``) rewrites
-every graded cell that has a ``### BEGIN HIDDEN TESTS`` block before the HTML
-is made:
+``nbgrader generate_feedback`` turns the autograded notebook, student output
+included, into the HTML that ``release_feedback`` hands to the student (and
+that an instructor opens in the formgrader). The course plugs in, in order:
 
-- the hidden block's source becomes one comment line;
-- tracebacks keep only the frames that quote no hidden line (the student's
-  own functions stay visible), then ``ErrorName: message``. The student still
-  sees that the cell failed, which error, and the assert message the
-  instructor wrote for them;
-- other outputs of the cell (prints of the student's functions during the
-  hidden tests, which may show the hidden inputs) are replaced by one line.
-
-:func:`hidden_lines` lists the lines a leak scan looks for.
+* :class:`SanitizeFeedback` (a preprocessor): outputs that show hidden-test
+  code are replaced (:func:`coursetools.security.feedback_html.redact_leaks`),
+  then everything a submission wrote is made safe to render
+  (:mod:`coursetools.security.feedback_html`); the instructor's own Markdown
+  cells are kept, their figures embedded; test cells get their names.
+* :class:`HideHiddenTests` (a preprocessor): the hidden tests' source, and the
+  traceback frames and outputs that would show it, are removed
+  (:func:`coursetools.security.hidden_tests.hide_in_cell`).
+* The template ``templates/feedback/index.html.j2`` (:func:`template_basedirs`,
+  found before nbgrader's own, so the formgrader's "generate feedback" uses it
+  too) and the ``course_clean_html`` filter (:data:`FILTERS`): nbgrader's page
+  with each test cell named, long messages wrapped, no MathJax from a CDN.
+* :func:`keep_only_notebook_html` (``GenerateFeedback.post_convert_hook``):
+  only the notebooks' HTML, and nbgrader's own ``timestamp.txt`` and
+  ``submission_secret.txt``, stay in ``feedback/<student>/<assignment>/``.
 """
 
+import logging
 import re
+import shutil
+from pathlib import Path
 
-from nbformat.v4 import new_output
+import nbgrader
 from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.utils import parse_utc
 
-BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-PLACEHOLDER_SOURCE = "# (hidden tests: not shown)"
-PLACEHOLDER_FRAME = "[a hidden test failed here: its code is not shown]"
-PLACEHOLDER_OUTPUT = "[the output of the hidden tests is not shown]\n"
-MIN_SECRET_LEN = 12  # shorter lines ("return r", "])") say nothing about a test
+from ..layout import CourseLayout
+from ..security.feedback_html import (TRUSTED, clean_attachments, clean_cell_metadata, clean_output, embed_images,
+                                      instructor_markdown, redact_leaks, test_cell_label)
+from ..security.hidden_tests import hide_in_cell
 
-
-def strip_ansi(text):
-    return ANSI.sub("", text)
-
-
-def split_hidden(source):
-    """``(visible source, list of hidden lines)`` of a cell; the markers themselves count as hidden."""
-    visible, hidden, inside = [], [], False
-    for line in source.splitlines():
-        marker = line.strip()
-        if marker == BEGIN:
-            inside = True
-            hidden.append(line)
-            visible.append(PLACEHOLDER_SOURCE)
-            continue
-        if marker == END:
-            inside = False
-            hidden.append(line)
-            continue
-        (hidden if inside else visible).append(line)
-    return "\n".join(visible), hidden
-
-
-def hidden_lines(source, public_text=""):
-    """The hidden lines of ``source`` worth scanning for: stripped, long enough, not also public.
-
-    ``public_text`` is what students see anyway (the released notebook): a line
-    that also appears there is no secret.
-    """
-    _, hidden = split_hidden(source)
-    public = {ln.strip() for ln in public_text.splitlines()}
-    out = []
-    for line in hidden:
-        s = line.strip()
-        if len(s) >= MIN_SECRET_LEN and s not in public and s not in (BEGIN, END):
-            out.append(s)
-    return out
-
-
-def _frame_is_secret(frame, secrets):
-    plain = strip_ansi(frame)
-    return any(s in plain for s in secrets)
-
-
-def clean_traceback(traceback, secrets, ename, evalue):
-    """Traceback frames without hidden lines, then ``ename: evalue``."""
-    kept = []
-    for frame in traceback[:-1]:
-        if _frame_is_secret(frame, secrets):
-            if not kept or kept[-1] != PLACEHOLDER_FRAME:
-                kept.append(PLACEHOLDER_FRAME)
-        else:
-            kept.append(frame)
-    last = f"\x1b[0;31m{ename}\x1b[0m: {evalue}"
-    if _frame_is_secret(last, secrets):
-        last = f"\x1b[0;31m{ename}\x1b[0m: (message not shown: it quotes a hidden test)"
-    kept.append(last)
-    return kept
-
-
-def hide_in_cell(cell):
-    """Rewrite one cell in place if it holds hidden tests; return True when it did."""
-    if cell.get("cell_type") != "code":
-        return False
-    visible, hidden = split_hidden(cell.source)
-    if not hidden:
-        return False
-    secrets = [ln.strip() for ln in hidden if len(ln.strip()) >= MIN_SECRET_LEN]
-    cell.source = visible
-    outputs, noted = [], False
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            out["traceback"] = clean_traceback(out.get("traceback", []), secrets, out.get("ename", "Error"), out.get("evalue", ""))
-            if _frame_is_secret(out.get("evalue", ""), secrets):
-                out["evalue"] = "(message not shown: it quotes a hidden test)"
-            outputs.append(out)
-        elif not noted:
-            noted = True
-            outputs.append(new_output("stream", name="stdout", text=PLACEHOLDER_OUTPUT))
-    cell["outputs"] = outputs
-    return True
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"  # holds feedback/, found before nbgrader's own
+FILTERS = {"course_clean_html": "coursetools.security.feedback_html.clean_student_html"}  # HTMLExporter.filters
+log = logging.getLogger("coursetools.feedback")
 
 
 class HideHiddenTests(NbGraderPreprocessor):
@@ -122,95 +49,105 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-# ----- generating feedback, and the leak scan -------------------------------------------------
-
-_TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
-
-
-def visible_text(html_text):
-    """The text a browser shows: tags removed, entities decoded, whitespace collapsed."""
-    import html as _html
-
-    return _SPACE.sub(" ", _html.unescape(_TAG.sub("", html_text)))
-
-
-def notebook_text(path):
-    """Everything a notebook shows (sources, outputs, tracebacks), as plain text with collapsed whitespace."""
-    import nbformat
-
-    parts = []
-    for cell in nbformat.read(path, as_version=4).cells:
-        parts.append(cell.source)
-        for out in cell.get("outputs", []):
-            parts.append(str(out.get("text", "")))
-            parts += [strip_ansi(str(x)) for x in out.get("traceback", [])]
-            parts.append(str(out.get("evalue", "")))
-            parts += [str(v) for v in (out.get("data") or {}).values()]
-    return _SPACE.sub(" ", "\n".join(parts))
+def _source_folder(preprocessor, resources):
+    """``source/<assignment>/`` of the course whose feedback is being made, or None."""
+    nbg = resources.get("nbgrader") or {}
+    if nbg.get("source_folder"):  # given by a preview that has no course folder (the tests)
+        return Path(nbg["source_folder"])
+    assignment = nbg.get("assignment")
+    if not assignment:
+        return None
+    node = preprocessor
+    while node is not None:  # the converter (GenerateFeedback) knows the course folder
+        coursedir = getattr(node, "coursedir", None)
+        if coursedir is not None:
+            return Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+        node = getattr(node, "parent", None)
+    path = (resources.get("metadata") or {}).get("path")  # autograded/<student>/<assignment>
+    return CourseLayout(Path(path).resolve().parents[2]).source(assignment) if path else None
 
 
-def secret_lines(course, assignment):
-    """Hidden-test lines of the source notebooks of ``assignment`` that the release does not show."""
-    import nbformat
-    from pathlib import Path
+class SanitizeFeedback(NbGraderPreprocessor):
+    """Make an autograded notebook safe to render as feedback HTML (see :mod:`coursetools.security.feedback_html`).
 
-    course = Path(course)
-    secrets = []
-    for src in sorted((course / "source" / assignment).glob("*.ipynb")):
-        rel = course / "release" / assignment / src.name
-        public = rel.read_text() if rel.exists() else ""
-        public_src = ""
-        if public:
-            public_src = "\n".join(c.source for c in nbformat.reads(public, as_version=4).cells)
-        for cell in nbformat.read(src, as_version=4).cells:
-            secrets += hidden_lines(cell.source, public_src)
-    return sorted(set(secrets))
+    Listed before ``HideHiddenTests``: it needs the hidden tests' source to find outputs that show it."""
+
+    def preprocess(self, nb, resources):
+        if redact_leaks(nb):
+            self.log.warning("feedback: removed output that shows hidden test code")
+        nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+        folder = _source_folder(self, resources)
+        notebook = (resources.get("nbgrader") or {}).get("notebook")
+        trusted = instructor_markdown(folder, notebook) if folder and notebook else set()
+        labels = {}
+        for index, cell in enumerate(nb.cells):
+            clean_cell_metadata(cell, index)
+            if cell.cell_type == "markdown":
+                clean_attachments(cell)
+                if cell.source in trusted:
+                    cell.metadata[TRUSTED] = True
+                    cell.source = embed_images(cell.source, folder)
+            elif cell.cell_type == "code":
+                cell.outputs = [o for o in (clean_output(out) for out in cell.get("outputs", [])) if o is not None]
+            nbg = cell.metadata.get("nbgrader", {})
+            if nbg.get("grade") and not nbg.get("solution"):
+                labels[nbg["grade_id"]] = test_cell_label(nbg["grade_id"])
+        resources["feedback_labels"] = labels
+        return nb, resources
 
 
-def _whole(line):
-    """A pattern for ``line`` that does not match inside a longer identifier."""
-    head = r"(?<!\w)" if re.match(r"\w", line) else ""
-    tail = r"(?!\w)" if re.search(r"\w$", line) else ""
-    return re.compile(head + re.escape(line) + tail)
+def keep_only_notebook_html(assignment=None, student=None, notebooks=(), **_):
+    """``GenerateFeedback.post_convert_hook``: remove every file but ``<notebook>.html`` from the feedback folder.
 
-
-def scan_for_leaks(paths, secrets):
-    """``[(path, secret line)]`` for every secret line visible in one of the HTML/notebook files.
-
-    Plain lines are looked for in the visible text; encoded ones (base64 in any alignment, URL-safe,
-    wrapped; hex; reversed; ROT13: :func:`coursetools.plugins.feedback_sanitize.find_encoded`) in the
-    whole file, attributes included, and reported as ``"<line> (<encoding>)"``.
+    nbgrader copies every file of ``autograded/<student>/<assignment>/`` into
+    ``feedback/<student>/<assignment>/``; those are files the kernel wrote.
+    ``notebooks`` are the autograded notebooks' paths (``<course>/autograded/<student>/<assignment>/X.ipynb``).
     """
-    from .feedback_sanitize import find_encoded
+    if not notebooks:
+        return
+    first = Path(notebooks[0])
+    folder = CourseLayout(first.parents[3]).feedback(first.parent.parent.name, first.parent.name)
+    if not folder.is_dir():
+        return
+    keep = {Path(nb).stem + ".html" for nb in notebooks}
+    for path in sorted(folder.iterdir()):
+        if path.name in keep and path.is_file() and not path.is_symlink():
+            continue
+        if path.name in RELEASE_FILES and RELEASE_FILES[path.name](path):
+            continue  # nbgrader's own files from submitted/: release_feedback reads them
+        log.warning("feedback: removed %s (only the notebook's feedback page is released)", path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
-    leaks = []
-    # whole lines only: "_history = []" (hidden) must not match inside "loss_history = []" (public)
-    needles = [(s, _whole(_SPACE.sub(" ", s))) for s in secrets]
-    for path in paths:
-        raw_text = open(path, encoding="utf-8", errors="replace").read()
-        text = notebook_text(path) if str(path).endswith(".ipynb") else visible_text(raw_text)
-        plain = [raw for raw, needle in needles if needle.search(text)]
-        leaks += [(str(path), raw) for raw in plain]
-        leaks += [(str(path), f"{raw} ({how})") for raw, how in find_encoded(raw_text, secrets) if raw not in plain]
-    return leaks
+
+def _small_regular_file(path, limit=256):
+    return not path.is_symlink() and path.is_file() and path.stat().st_size <= limit
 
 
-def generate_feedback(course, assignment):
-    """Run ``nbgrader generate_feedback`` in ``course``, then scan the output; return the leaks found."""
-    from pathlib import Path
+def _is_timestamp_file(path):
+    """A regular file holding one timestamp, as nbgrader writes ``timestamp.txt``."""
+    if not _small_regular_file(path):
+        return False
+    try:
+        parse_utc(path.read_text().strip())
+    except Exception:  # not a timestamp: not nbgrader's file
+        return False
+    return True
 
-    from ..course import run_nbgrader
 
-    course = Path(course)
-    run_nbgrader(["generate_feedback", assignment, "--force"], course)
-    pages = {p.stem + ".html" for p in (course / "source" / assignment).glob("*.ipynb")}
-    folders = sorted(course.glob(f"feedback/*/{assignment}"))
-    files = sorted(p for folder in folders for p in folder.rglob("*") if p.is_symlink() or not p.is_dir())
-    extra = [p for p in files if p.parent not in folders or p.name not in pages or p.is_symlink()]
-    leaks = [(str(p), "a file other than a notebook's feedback page (it would be released)") for p in extra]
-    files = [p for p in files if p not in extra]
-    leaks += scan_for_leaks(files, secret_lines(course, assignment))
-    print(f"feedback: {len(files)} file(s) under {course / 'feedback'}, "
-          f"{len(leaks)} hidden-test line(s) found in them")
-    return leaks
+def _is_submission_secret(path):
+    """A regular file holding one token, as ``nbgrader submit`` writes ``submission_secret.txt``."""
+    return _small_regular_file(path) and re.fullmatch(r"[A-Za-z0-9+/=_\-]{8,200}", path.read_text().strip()) is not None
+
+
+# Files of nbgrader's own that `nbgrader release_feedback` reads next to the page, with their check.
+RELEASE_FILES = {"timestamp.txt": _is_timestamp_file, "submission_secret.txt": _is_submission_secret}
+
+
+def template_basedirs():
+    """``HTMLExporter.extra_template_basedirs``: ours (``feedback/``), then nbgrader's (its ``feedback/``,
+    which ours replaces, and the formgrader's ``formgrade/``)."""
+    nbgrader_templates = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
+    return [str(TEMPLATE_DIR), str(nbgrader_templates)]

@@ -5,9 +5,10 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from coursetools.course import gradebook_url, ignore_caches, make_course, run_nbgrader
-from tests.zoo.build import ASSIGNMENT
-from tests.zoo.build import CELLS as GRADED_CELLS  # the graded cells and their points, in one place
+from coursetools.course import ignore_caches, make_course, run_nbgrader
+from coursetools.layout import CourseLayout
+from zoo.build import ASSIGNMENT
+from zoo.build import CELLS as GRADED_CELLS  # the graded cells and their points, in one place
 
 pytestmark = pytest.mark.slow  # a real nbgrader autograde
 
@@ -21,7 +22,7 @@ def graded_course(tmp_path_factory):
     proc = run_nbgrader(["autograde", ASSIGNMENT, "--force"], course, check=False)
     assert proc.returncode == 0, f"autograde crashed:\n{proc.stderr[-3000:]}"
     scores = {}
-    with Gradebook(gradebook_url(course)) as gb:
+    with Gradebook(CourseLayout(course).gradebook_url) as gb:
         for student in ("solution", "blank"):
             nb = gb.find_submission_notebook("Dinosaurus_Island", ASSIGNMENT, student)
             scores[student] = {g.cell.name: (g.score, g.max_score) for g in nb.grades}

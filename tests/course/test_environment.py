@@ -79,7 +79,7 @@ def test_environment_yml_installs_the_lock():
     assert pip_lists == [["-r requirements.lock"]], "environment.yml's pip section is the lock, nothing else"
 
 
-def test_requirements_cover_the_design_card():
+def test_requirements_cover_the_course_stack():
     reqs = pins(ROOT / "requirements.txt")
     for name in ("jupyterlab", "numpy", "nbgrader", "matplotlib", "tensorflow"):
         assert name in reqs, f"requirements.txt lacks {name}"

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from coursetools import figures
-from coursetools.settings import RELEASE_DIR, SOURCE_DIR
+from coursetools.settings import COURSE, SOURCE_DIR
+from tests.helpers import feedback_html
 
 NOTEBOOK = "Dinosaurus_Island.ipynb"
 IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\((images/[^)\s]+)\)")
@@ -47,7 +48,7 @@ def test_gradient_clipping_figure_shows_what_its_title_says():
     assert clipped[-1, 0] > 0.3, "the clipped path crosses the cliff (w1 + 0.3 w2 = 0)"
 
 
-@pytest.mark.parametrize("folder", [SOURCE_DIR, RELEASE_DIR], ids=["source", "release"])
+@pytest.mark.parametrize("folder", [SOURCE_DIR, COURSE.release()], ids=["source", "release"])
 def test_notebook_shows_every_figure_with_alt_text(folder):
     nb = nbformat.read(folder / "dinosaurus_island" / NOTEBOOK, as_version=4)
     links = [m for cell in nb.cells if cell.cell_type == "markdown" for m in IMAGE_LINK.finditer(cell.source)]
@@ -69,10 +70,9 @@ def test_feedback_html_carries_the_figures_inside():
     """Feedback is HTML that nbgrader's release_feedback sends alone (the .html file only), so with the
     course's configuration the feedback page embeds the notebook's figures (the instructor's, from source/) as
     data URIs."""
-    from coursetools.plugins.feedback_sanitize import feedback_html  # the page as generate_feedback makes it
     from coursetools.settings import ROOT
 
-    folder = RELEASE_DIR / "dinosaurus_island"
+    folder = COURSE.release("dinosaurus_island")
     html = feedback_html(folder / NOTEBOOK, ROOT / "source" / "dinosaurus_island")
     sources = re.findall(r'<img alt="([^"]*)" src="([^"]{0,40})', html)
     assert len(sources) == len(figures.FIGURES)

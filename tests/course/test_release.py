@@ -8,8 +8,11 @@ import pytest
 import subprocess
 
 from coursetools.course import CourseError, copy_shared, ignore_caches, make_course, run_nbgrader, shared_folders
-from coursetools.release import available_assignments, build_release, tree_differences
-from coursetools.settings import ASSIGNMENTS, RELEASE_DIR, ROOT, SOURCE_DIR
+from coursetools.release import available_assignments, build_release
+from coursetools.settings import ASSIGNMENTS, COURSE, ROOT, SOURCE_DIR
+from tests.helpers import tree_differences
+
+RELEASE_DIR = COURSE.release()
 
 ASSIGNMENT_NAMES = available_assignments()
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")

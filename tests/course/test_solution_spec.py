@@ -1,11 +1,11 @@
-"""The reference solution in the source notebook reproduces the published values of SPEC §3."""
+"""The reference solution in the source notebook reproduces the published values of docs/reference.md §3."""
 
 import contextlib
 import io
 
 import numpy as np
 
-# SPEC §3: the sampler is chaotic with N(0, 1) weights; the first 43 draws are BLAS-independent.
+# docs/reference.md §3: the sampler is chaotic with N(0, 1) weights; the first 43 draws are BLAS-independent.
 PUBLISHED_SAMPLE = [12, 17, 24, 14, 13, 9, 10, 22, 24, 6, 13, 11, 12, 6, 21, 15, 21, 14, 3, 2, 1, 21,
                     18, 24, 7, 25, 6, 25, 18, 10, 16, 2, 3, 8, 15, 12, 11, 7, 1, 12, 10, 2, 7, 7, 11,
                     5, 6, 12, 25, 0, 0]

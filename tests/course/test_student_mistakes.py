@@ -13,17 +13,16 @@ import contextlib
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from coursetools.course import copy_shared
-from coursetools.settings import RELEASE_DIR, ROOT, SOURCE_DIR
+from coursetools.settings import COURSE, ROOT, SOURCE_DIR
 from coursetools.solution import load_solution
 
 NOTEBOOK = SOURCE_DIR / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
-RELEASE = RELEASE_DIR / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
+RELEASE = COURSE.release("dinosaurus_island") / "Dinosaurus_Island.ipynb"
 DOC = ROOT / "docs" / "student_mistakes.md"
 DATA_CELLS = ("load-data", "vocab")
 VISIBLE_TEST = {"clip": "test-clip-published", "sample": "test-sample-published",

@@ -5,7 +5,6 @@ Screenshots go to ``artifacts/e2e/``.
 """
 
 import json
-import os
 import pwd
 import re
 import subprocess

@@ -2,10 +2,10 @@
 
 End to end: real nbgrader runs, a real Dask LocalCluster with two worker
 processes. The same class is graded twice from identical course folders,
-once with the sequential batch (coursetools.grading.batch.grade_batch, one
+once with the sequential batch (coursetools.grading.sequential.grade_batch, one
 ``nbgrader autograde`` per student) and once with grade_parallel; the
 gradebooks must agree cell by cell and the statuses student by student.
-If the submission zoo (tests/zoo/build.py) is there, the class is the zoo;
+If the submission zoo (zoo/build.py) is there, the class is the zoo;
 otherwise a small class built here with nbformat.
 """
 
@@ -17,7 +17,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from coursetools.grading import batch as grading  # noqa: E402
+from coursetools.grading import statuses, submission  # noqa: E402
+from coursetools.grading.sequential import grade_batch  # noqa: E402
 from coursetools.grading import parallel  # noqa: E402
 from coursetools.course import add_submission, make_course  # noqa: E402
 from coursetools.course import run_nbgrader  # noqa: E402
@@ -52,7 +53,7 @@ def _own_class(course):
 def _build_class(dest):
     """(course folder, students); the zoo when it is available."""
     try:
-        from tests.zoo.build import build_zoo
+        from zoo.build import build_zoo
     except ImportError:
         build_zoo = None
     if build_zoo is not None:
@@ -62,7 +63,7 @@ def _build_class(dest):
         course = make_course(dest)
         run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
         _own_class(course)
-    return course, grading.students_of(course, ASSIGNMENT)
+    return course, statuses.students_of(course, ASSIGNMENT)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def _scores(course):
 
 def test_parallel_grades_equal_sequential_grades(two_courses):
     course, twin, students = two_courses
-    seq = grading.grade_batch(course, ASSIGNMENT, log=lambda *a: None)
+    seq = grade_batch(course, ASSIGNMENT, log=lambda *a: None)
     rep = parallel.grade_parallel(twin, ASSIGNMENT, workers=2, progress=False, log=lambda *a: None)
     assert rep.workers == 2
     assert [o.result["student"] for o in rep.outcomes] == students
@@ -110,7 +111,7 @@ def test_parallel_grades_equal_sequential_grades(two_courses):
     assert sorted(p.name for p in (twin / "autograded").iterdir()) == sorted(graded)
     for student in graded:
         assert (twin / "autograded" / student / ASSIGNMENT / NOTEBOOK).is_file()
-    assert [r["status"] for r in grading.read_statuses(twin, ASSIGNMENT)] == [r.status for r in seq]
+    assert [r["status"] for r in statuses.read_statuses(twin, ASSIGNMENT)] == [r.status for r in seq]
     # every graded student's grading process was measured
     assert all(o.peak_kernel_rss > 0 for o in rep.outcomes if o.result["student"] in graded)
 
@@ -134,7 +135,7 @@ def test_failed_tasks_are_reported_and_retried(quick_course):
     lines = []
     rep = parallel.grade_parallel(quick_course, ASSIGNMENT, workers=2, progress=False, log=lines.append,
                                   task=flaky_task)
-    students = grading.students_of(quick_course, ASSIGNMENT)
+    students = statuses.students_of(quick_course, ASSIGNMENT)
     flaky = [s for s in students if "broken" in s]
     assert sorted(s for s, attempt, _ in rep.retried) == flaky
     assert sum("simulated worker failure" in ln and "retrying" in ln for ln in lines) == len(flaky)
@@ -142,7 +143,7 @@ def test_failed_tasks_are_reported_and_retried(quick_course):
     assert {o.result["student"]: o.attempt for o in rep.outcomes} == {s: 2 if s in flaky else 1 for s in students}
     # after the retry they are graded as usual: the pre-check's statuses
     assert {r.student: r.status for r in rep.results} == {
-        "broken-empty": grading.INVALID, "broken-json": grading.INVALID, "renamed": grading.MISSING}
+        "broken-empty": statuses.INVALID, "broken-json": statuses.INVALID, "renamed": statuses.MISSING}
 
 
 def test_a_task_that_keeps_failing_is_recorded_not_dropped(quick_course):
@@ -150,12 +151,12 @@ def test_a_task_that_keeps_failing_is_recorded_not_dropped(quick_course):
     rep = parallel.grade_parallel(quick_course, ASSIGNMENT, workers=1, retries=1, progress=False,
                                   log=lines.append, task=always_failing_task)
     by = {r.student: r for r in rep.results}
-    assert set(by) == set(grading.students_of(quick_course, ASSIGNMENT))
+    assert set(by) == set(statuses.students_of(quick_course, ASSIGNMENT))
     for s in ("broken-json", "broken-empty"):
-        assert by[s].status == grading.ERROR
+        assert by[s].status == statuses.ERROR
         assert "failed 2 time(s)" in by[s].reason and "simulated machine fault" in by[s].reason
-    assert by["renamed"].status == grading.MISSING
-    status_file = {r["student"]: r["status"] for r in grading.read_statuses(quick_course, ASSIGNMENT)}
+    assert by["renamed"].status == statuses.MISSING
+    status_file = {r["student"]: r["status"] for r in statuses.read_statuses(quick_course, ASSIGNMENT)}
     assert status_file == {s: r.status for s, r in by.items()}
     assert sum("recorded as a grading error" in ln for ln in lines) == 2
 
@@ -189,7 +190,7 @@ def test_unreachable_scheduler_is_a_clear_error(quick_course, monkeypatch):
 
 
 def test_unknown_assignment_is_a_clear_error(quick_course):
-    with pytest.raises(grading.GradingError):
+    with pytest.raises(submission.GradingError):
         parallel.grade_parallel(quick_course, "no_such_assignment", progress=False)
 
 

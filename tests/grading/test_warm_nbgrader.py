@@ -84,7 +84,7 @@ def test_closing_the_client_stops_the_server(tmp_path):
 
 
 def test_a_server_that_cannot_start_says_why_once_and_the_batch_grades_the_cold_way(tmp_path, capsys):
-    from coursetools.grading import batch
+    from coursetools.grading import submission
     from coursetools.grading.warm_nbgrader import WarmNbgraderError
 
     broken = WarmNbgrader(env=tool_env(), python="false")
@@ -94,7 +94,7 @@ def test_a_server_that_cannot_start_says_why_once_and_the_batch_grades_the_cold_
     with pytest.raises(WarmNbgraderError, match="did not start"):
         broken.run(["--version"], tmp_path, timeout_s=60)
     assert time.monotonic() - t0 < 1, "a broken server is not started again for every student"
-    code, log = batch.run_autograde(config(tmp_path, ""), "no_such_assignment", "nobody", timeout_s=120, warm=broken)
+    code, log = submission.run_autograde(config(tmp_path, ""), "no_such_assignment", "nobody", timeout_s=120, warm=broken)
     assert code not in (0, None) and "no_such_assignment" in log, log
     assert "a new nbgrader process grades nobody" in capsys.readouterr().err
 

@@ -1,6 +1,6 @@
 """The submission zoo, autograded for real: every expected score and status, exactly.
 
-One module-scoped run builds the zoo (tests/zoo/build.py), grades all of it
+One module-scoped run builds the zoo (zoo/build.py), grades all of it
 with the robust batch (one ``nbgrader autograde`` per student, capped
 kernels), then the tests below check the table of expected results, the
 report, ``submitted/`` untouched, the gradebook, idempotent reruns, the
@@ -15,10 +15,11 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from coursetools.grading import batch as grading
 from coursetools.grading import report
-from coursetools.plugins.feedback import generate_feedback, scan_for_leaks, secret_lines
-from tests.zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, ZOO_MAX_OUTPUT_BYTES, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
+from coursetools.grading.feedback import generate_feedback, scan_for_leaks, secret_lines
+from coursetools.grading.sequential import grade_batch
+from coursetools.layout import CourseLayout
+from zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, ZOO_MAX_OUTPUT_BYTES, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
 
 pytestmark = pytest.mark.slow  # the whole zoo, autograded for real
 
@@ -46,7 +47,7 @@ def zoo(tmp_path_factory):
     expected = build_zoo(course)
     before = tree_digest(course / "submitted")
     t0 = time.perf_counter()
-    results = grading.grade_batch(course, ASSIGNMENT, timeout_s=ZOO_SUBMISSION_TIMEOUT_S, log=lambda *_: None)
+    results = grade_batch(course, ASSIGNMENT, timeout_s=ZOO_SUBMISSION_TIMEOUT_S, log=lambda *_: None)
     wall = time.perf_counter() - t0
     print(f"\nzoo: {len(results)} submissions autograded in {wall:.1f} s")
     reports = report.grade_report(course, ASSIGNMENT)
@@ -58,7 +59,7 @@ def test_every_submission_has_the_expected_status_scores_and_cell_statuses(zoo):
     assert sorted(got) == sorted(zoo["expected"]), "the report must list every submission of the zoo"
     mismatches = {name: {"expected": zoo["expected"][name], "got": got[name]}
                   for name in got if got[name] != zoo["expected"][name]}
-    assert not mismatches, f"zoo results differ from tests/zoo/build.py:ZOO: {mismatches}"
+    assert not mismatches, f"zoo results differ from zoo/build.py:ZOO: {mismatches}"
 
 
 def test_partial_credit_is_exact(zoo):
@@ -120,7 +121,7 @@ def test_submitted_is_never_modified(zoo):
 def test_gradebook_holds_exactly_the_graded_submissions(zoo):
     course = zoo["course"]
     graded = {r.student for r in zoo["results"] if r.graded}
-    with Gradebook(report.gradebook_url(course)) as gb:
+    with Gradebook(CourseLayout(course).gradebook_url) as gb:
         in_gradebook = {s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions}
     assert in_gradebook == graded
     folders = {p.parent.name for p in (course / "autograded").glob(f"*/{ASSIGNMENT}")}
@@ -131,7 +132,7 @@ def test_rerun_is_idempotent(zoo):
     course = zoo["course"]
     subset = ["correct", "fault-kernel-exit", "fault-empty-file", "game-edit-tests"]
     before = {r.student: r for r in report.grade_report(course, ASSIGNMENT)}
-    again = grading.grade_batch(course, ASSIGNMENT, subset, timeout_s=ZOO_SUBMISSION_TIMEOUT_S, log=lambda *_: None)
+    again = grade_batch(course, ASSIGNMENT, subset, timeout_s=ZOO_SUBMISSION_TIMEOUT_S, log=lambda *_: None)
     assert [r.status for r in again] == [before[s].status for s in subset]
     after = {r.student: r for r in report.grade_report(course, ASSIGNMENT)}
     assert as_table(after.values()) == as_table(before.values())

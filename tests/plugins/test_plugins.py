@@ -5,16 +5,16 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from traitlets.config import Config
 
 from coursetools.grading.report import _error_status
-from coursetools.plugins import kernel_stub
-from coursetools.plugins.execute import LAUNCHER, CappedKernelManager, GradingExecute
-from coursetools.plugins.feedback import PLACEHOLDER_FRAME, PLACEHOLDER_SOURCE, hide_in_cell, hidden_lines, scan_for_leaks
-from coursetools.plugins.sanitize import DropEmptyNbgraderMetadata
+from coursetools.grading.feedback import scan_for_leaks
+from coursetools.kernel import LAUNCHER
+from coursetools.plugins.execute import CappedKernelManager, GradingExecute
+from coursetools.security.hidden_tests import PLACEHOLDER_FRAME, PLACEHOLDER_SOURCE, hide_in_cell, hidden_lines
+from coursetools.plugins.notebook_metadata import DropEmptyNbgraderMetadata
 from tests.helpers import graded_cell
 
 PY = sys.executable

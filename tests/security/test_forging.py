@@ -12,9 +12,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 from coursetools.course import run_nbgrader
-from coursetools.plugins.feedback import hidden_lines
+from coursetools.security.hidden_tests import hidden_lines
 from tests.security.forging.build import ATTACKS, build, expected_scores
-from tests.zoo.build import ASSIGNMENT, NOTEBOOK
+from zoo.build import ASSIGNMENT, NOTEBOOK
 
 pytestmark = pytest.mark.slow
 

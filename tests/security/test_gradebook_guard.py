@@ -7,8 +7,7 @@ import nbformat
 
 import pytest
 
-from coursetools.grading.batch import GradingError
-from coursetools.grading.gradebook_guard import GradebookGuard, GradebookTampered, schema_differences
+from coursetools.security.gradebook_guard import GradebookError, GradebookGuard, GradebookTampered, schema_differences
 
 ASSIGNMENT = "a"
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own add_submission
@@ -140,7 +139,7 @@ def test_a_changed_table_definition_is_named(course):
 
 
 def test_no_gradebook_is_a_clear_error(tmp_path):
-    with pytest.raises(GradingError, match="no gradebook"):
+    with pytest.raises(GradebookError, match="no gradebook"):
         GradebookGuard(tmp_path, ASSIGNMENT).start()
 
 
@@ -149,7 +148,7 @@ def test_a_real_batch_passes_the_guard_and_a_left_trigger_stops_the_next_batch(t
     """nbgrader's own writes during `course grade` are what the guard allows; a trigger left in the gradebook
     stops the next batch before any student is graded, with the trigger named."""
     from coursetools.course import CONFIG_STUB, run_nbgrader
-    from coursetools.grading.batch import grade_batch
+    from coursetools.grading.sequential import grade_batch
     from coursetools.settings import ROOT
     from tests.helpers import release_notebook
 
@@ -182,7 +181,7 @@ def test_the_fresh_schema_is_made_once_per_versions_and_a_damaged_cache_is_made_
     import nbgrader.api
 
     from coursetools import settings
-    from coursetools.grading import gradebook_guard as guard
+    from coursetools.security import gradebook_guard as guard
 
     monkeypatch.setattr(settings, "CACHE_DIR", tmp_path / "cache")
     guard.nbgrader_schema.cache_clear()

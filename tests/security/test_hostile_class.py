@@ -21,8 +21,9 @@ import uuid
 import nbformat
 import pytest
 
-from coursetools.grading import batch as grading
-from coursetools.grading import report, untrusted
+from coursetools.grading import report
+from coursetools.grading.sequential import grade_batch
+from coursetools.security import untrusted
 from tests.security.attacks import build as attacks
 
 pytestmark = pytest.mark.slow
@@ -81,7 +82,7 @@ def hostile(tmp_path_factory):
     os.environ.update(env)
     try:
         t0 = time.monotonic()
-        results = grading.grade_batch(course, attacks.ASSIGNMENT, timeout_s=attacks.SUBMISSION_TIMEOUT_S,
+        results = grade_batch(course, attacks.ASSIGNMENT, timeout_s=attacks.SUBMISSION_TIMEOUT_S,
                                       log=lambda *_: None)
         wall = time.monotonic() - t0
     finally:

@@ -13,9 +13,10 @@ import tarfile
 
 import pytest
 
-from coursetools.grading import batch, parallel, untrusted
+from coursetools.grading import parallel, statuses
+from coursetools.security import untrusted
 from tests.security.attacks import build as attacks
-from tests.zoo import build as zoo
+from zoo import build as zoo
 
 pytestmark = pytest.mark.slow
 
@@ -74,17 +75,17 @@ def graded(tmp_path_factory):
 
 def test_a_bad_archive_fails_only_its_student(graded):
     by, course = graded["by"], graded["course"]
-    assert by["correct"].status == batch.GRADED
-    assert by[EVIL].status == batch.ERROR and "could not be stored" in by[EVIL].reason
+    assert by["correct"].status == statuses.GRADED
+    assert by[EVIL].status == statuses.ERROR and "could not be stored" in by[EVIL].reason
     assert not (course / "autograded" / EVIL / zoo.ASSIGNMENT).exists()
     assert not (graded["base"] / "outside.txt").exists() and not (course / "outside.txt").exists()
 
 
 def test_untrusted_submissions_in_parallel(graded):
     by, course = graded["by"], graded["course"]
-    assert by["symlinked-notebook"].status == batch.INVALID and "symbolic link" in by["symlinked-notebook"].reason
+    assert by["symlinked-notebook"].status == statuses.INVALID and "symbolic link" in by["symlinked-notebook"].reason
     r = by["fifo-and-link"]
-    assert r.status == batch.GRADED
+    assert r.status == statuses.GRADED
     assert any("pipe" in n and "fifo" in n for n in r.notes) and any("notes.txt" in n for n in r.notes)
     assert untrusted.scan(course / "autograded") == []
     assert not (course / "autograded" / "fifo-and-link" / zoo.ASSIGNMENT / "notes.txt").exists()

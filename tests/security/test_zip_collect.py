@@ -2,7 +2,6 @@
 
 import io
 import logging
-import os
 import shutil
 import stat
 import tarfile
@@ -11,7 +10,7 @@ import zipfile
 import nbformat
 import pytest
 
-from coursetools.grading.zip_collect import SafeCollectorPlugin, SafeExtractorPlugin, id_problem
+from coursetools.plugins.zip_collect import SafeCollectorPlugin, SafeExtractorPlugin, id_problem
 from tests.helpers import release_notebook
 
 CANVAS = "{login}_{late}123_456_Dinosaurus_Island{suffix}.ipynb"

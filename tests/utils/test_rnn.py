@@ -1,4 +1,4 @@
-"""utils.rnn on its own: SPEC §2 semantics, shapes, stability and a numerical gradient check."""
+"""utils.rnn on its own: docs/reference.md §2 semantics, shapes, stability and a numerical gradient check."""
 
 import io
 from contextlib import redirect_stdout
@@ -33,7 +33,7 @@ def random_parameters(seed, n_a=5, n_x=27, scale=0.5):
 
 
 def textbook_forward_backward(X, Y, a0, p):
-    """The SPEC written with one-hot vectors and one matrix product per term."""
+    """docs/reference.md §2 written with one-hot vectors and one matrix product per term."""
     n_x = p["Wax"].shape[1]
     xs, a, y = {}, {-1: np.copy(a0)}, {}
     loss = 0.0
@@ -123,7 +123,7 @@ def test_forward_shapes_none_input_and_start_state():
 
 
 def test_column_lookup_is_bit_identical_to_one_hot_products():
-    """SPEC §2: exploiting the one-hot input gives bit-identical results."""
+    """docs/reference.md §2: exploiting the one-hot input gives bit-identical results."""
     p = random_parameters(3, n_a=20, scale=1.0)
     a0 = np.random.RandomState(4).randn(20, 1)
     X = [None, 1, 14, 7, 3, 26, 9]

@@ -14,7 +14,7 @@ Victims (``aaa-victim``, graded first, and ``zzz-victim``, graded last: the
 batch goes in name order) are correct classmates: they must keep 13/13.
 
 :data:`ATTACKS`' ``status`` and ``cells`` letters use the zoo's notation
-(``tests/zoo/build.py``): an attacker scores exactly what it solved.
+(``zoo/build.py``): an attacker scores exactly what it solved.
 Attacks on ``zip_collect``, the gradebook trigger check and the feedback HTML
 live in the hardening tests (``tests/security/test_zip_collect.py`` ...).
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from tests.zoo import build as zoo
+from zoo import build as zoo
 
 ASSIGNMENT, NOTEBOOK = zoo.ASSIGNMENT, zoo.NOTEBOOK
 VICTIMS = ("aaa-victim", "zzz-victim")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from tests.zoo.build import ASSIGNMENT, CELLS, NOTEBOOK, _by_id, filled, make_course
+from zoo.build import ASSIGNMENT, CELLS, NOTEBOOK, _by_id, filled, make_course
 
 # The forging course's extra caps (appended to its nbgrader_config.py).
 FORGING_CONFIG = """

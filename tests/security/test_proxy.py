@@ -15,9 +15,10 @@ from contextlib import redirect_stdout
 import numpy as np
 import pytest
 
-from coursetools.plugins import kernel_stub, plaindata
-from coursetools.plugins.plaindata import Decoder, Encoder, NotPlainData
-from coursetools.plugins.proxy import FunctionProxy, StudentError, student_exception
+from coursetools.kernel import plaindata
+from coursetools.kernel import stub as kernel_stub
+from coursetools.kernel.plaindata import Decoder, Encoder, NotPlainData
+from coursetools.security.proxy import FunctionProxy, StudentError, student_exception
 
 
 def roundtrip(value):

@@ -45,7 +45,7 @@ ZOO_MEMORY_BYTES = 1536 * 1024**2
 ZOO_MAX_OUTPUT_BYTES = 1024**2
 ZOO_SUBMISSION_TIMEOUT_S = 240
 ZOO_CONFIG = f"""
-# --- the submission zoo's caps (tests/zoo/build.py) ---
+# --- the submission zoo's caps (zoo/build.py) ---
 c.Execute.timeout = {ZOO_CELL_TIMEOUT_S}
 c.CappedKernelManager.memory_limit_bytes = {ZOO_MEMORY_BYTES}
 c.GradingExecute.max_output_bytes = {ZOO_MAX_OUTPUT_BYTES}
@@ -172,7 +172,7 @@ def expected_table(zoo=ZOO):
 
 
 def _replace(source, old, new, count=1):
-    assert source.count(old) >= 1, f"zoo: {old!r} not found; the source notebook changed, update tests/zoo/build.py"
+    assert source.count(old) >= 1, f"zoo: {old!r} not found; the source notebook changed, update zoo/build.py"
     return source.replace(old, new, count)
 
 

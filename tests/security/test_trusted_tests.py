@@ -12,11 +12,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from coursetools.plugins.feedback import BEGIN, END, PLACEHOLDER_FRAME
-from coursetools.plugins.proxy import CallTimeout, FunctionProxy
-from coursetools.plugins.trusted_tests import (Plan, TrustedCell, TrustedNamespace, TrustedSetupError,
+from coursetools.security.hidden_tests import BEGIN, END, PLACEHOLDER_FRAME
+from coursetools.security.proxy import CallTimeout, FunctionProxy
+from coursetools.security.trusted_tests import (Plan, TrustedCell, TrustedNamespace, TrustedSetupError,
                                                defined_names, error_output, hide_tests_on_disk, run_test)
-from tests.plugins.test_proxy import FakeLink
+from tests.security.test_proxy import FakeLink
 
 HIDDEN = f"""print("hidden tests run at grading")
 {BEGIN}
@@ -216,8 +216,8 @@ def test_a_real_kernel_answers_calls_times_out_and_dies():
 
     from jupyter_client.manager import AsyncKernelManager
 
-    from coursetools.plugins import kernel_stub
-    from coursetools.plugins.proxy import KernelLink, KernelStopped
+    from coursetools.kernel import stub as kernel_stub
+    from coursetools.security.proxy import KernelLink, KernelStopped
 
     code = ("import numpy as np\n"
             "def clip(g, m):\n    for v in g.values():\n        np.clip(v, -m, m, out=v)\n    print('clipped')\n    return g\n"
@@ -263,7 +263,7 @@ def test_a_real_kernel_answers_calls_times_out_and_dies():
 
 
 def test_only_names_a_kernel_cell_reads_are_pushed_unless_a_cell_reads_dynamically():
-    from coursetools.plugins.trusted_tests import names_the_kernel_reads
+    from coursetools.security.trusted_tests import names_the_kernel_reads
 
     cells = ["%matplotlib inline\nimport numpy as np", "def f():\n    return parameters['b'] + np.ones(1)",
              "print(loss_history[-1])",

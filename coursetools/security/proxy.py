@@ -1,14 +1,14 @@
 """The grader's side of a call into the grading kernel: proxies for the student's functions.
 
-A graded test runs in the grader (:mod:`coursetools.plugins.trusted_tests`);
+A graded test runs in the grader (:mod:`coursetools.security.trusted_tests`);
 where it calls ``clip(gradients, 10)``, ``clip`` is a :class:`FunctionProxy`.
 The call
 
 1. encodes the arguments and numpy's global random state as plain data
-   (:mod:`coursetools.plugins.plaindata`; anything else is the *test's* error,
+   (:mod:`coursetools.kernel.plaindata`; anything else is the *test's* error,
    a ``TypeError``);
 2. sends them to the kernel as one silent execution (not stored in ``In``),
-   which runs the student's function there (:mod:`coursetools.plugins.kernel_stub`);
+   which runs the student's function there (:mod:`coursetools.kernel.stub`);
 3. decodes the answer **strictly**, in the grader: the return value; every
    argument after the call (in-place changes land in the caller's own arrays,
    dicts and lists; a replaced dict entry replaces it); what the function
@@ -39,8 +39,9 @@ from queue import Empty
 
 import numpy as np
 
-from . import kernel_stub, plaindata
-from .plaindata import NotPlainData
+from ..kernel import plaindata
+from ..kernel import stub as kernel_stub
+from ..kernel.plaindata import NotPlainData
 
 GRACE_S = 5.0  # how long an interrupted call may take to come back before the kernel counts as hung
 POLL_S = 0.5  # how often a waiting call checks that the kernel is alive

@@ -12,7 +12,7 @@ import pytest
 from nbformat.v4 import new_output
 
 from coursetools.course import run_nbgrader
-from coursetools.grading import batch as grading
+from coursetools.grading import statuses, submission
 from coursetools.grading.report import _error_status
 from coursetools.settings import ROOT
 from tests.helpers import release_notebook
@@ -33,32 +33,32 @@ def folders(tmp_path):
 def test_precheck_accepts_a_good_notebook(folders):
     release, sub = folders
     nbformat.write(release_notebook(), sub / "A.ipynb")
-    assert grading.precheck(sub, ["A.ipynb"], release, release) == (grading.GRADED, "", [])
+    assert submission.precheck(sub, ["A.ipynb"], release, release) == (statuses.GRADED, "", [])
 
 
 @pytest.mark.parametrize("content, status, words", [
-    (b"", grading.INVALID, "empty file"),
-    (b"   \n", grading.INVALID, "empty file"),
-    (b'{"cells": [', grading.INVALID, "not valid JSON"),
-    (b"\xff\xfe\x00", grading.INVALID, "not UTF-8"),
-    (b'{"hello": 1}', grading.INVALID, "not an nbformat-4 notebook"),
-    (b'[1, 2]', grading.INVALID, "not an nbformat-4 notebook"),
+    (b"", statuses.INVALID, "empty file"),
+    (b"   \n", statuses.INVALID, "empty file"),
+    (b'{"cells": [', statuses.INVALID, "not valid JSON"),
+    (b"\xff\xfe\x00", statuses.INVALID, "not UTF-8"),
+    (b'{"hello": 1}', statuses.INVALID, "not an nbformat-4 notebook"),
+    (b'[1, 2]', statuses.INVALID, "not an nbformat-4 notebook"),
 ])
 def test_precheck_rejects_broken_files_with_a_reason(folders, content, status, words):
     _, sub = folders
     (sub / "A.ipynb").write_bytes(content)
-    got_status, reason, _ = grading.precheck(sub, ["A.ipynb"])
+    got_status, reason, _ = submission.precheck(sub, ["A.ipynb"])
     assert got_status == status and words in reason
 
 
 def test_precheck_names_a_renamed_notebook(folders):
     _, sub = folders
     nbformat.write(release_notebook(), sub / "A (copy).ipynb")
-    status, reason, _ = grading.precheck(sub, ["A.ipynb"])
-    assert status == grading.MISSING and "A (copy).ipynb" in reason and "renamed" in reason
+    status, reason, _ = submission.precheck(sub, ["A.ipynb"])
+    assert status == statuses.MISSING and "A (copy).ipynb" in reason and "renamed" in reason
     (sub / "A (copy).ipynb").unlink()
-    assert grading.precheck(sub, ["A.ipynb"])[1] == "A.ipynb not found; the submission has no notebook"
-    assert grading.precheck(sub / "nope", ["A.ipynb"])[0] == grading.MISSING
+    assert submission.precheck(sub, ["A.ipynb"])[1] == "A.ipynb not found; the submission has no notebook"
+    assert submission.precheck(sub / "nope", ["A.ipynb"])[0] == statuses.MISSING
 
 
 def test_precheck_notes_kernelspec_and_tampering(folders):
@@ -70,8 +70,8 @@ def test_precheck_notes_kernelspec_and_tampering(folders):
     nb.cells.append(nbformat.from_dict(json.loads(json.dumps(nb.cells[0]))))
     nb.cells[-1]["id"] = "copy"
     nbformat.write(nb, sub / "A.ipynb")
-    status, _, notes = grading.precheck(sub, ["A.ipynb"], release, release)
-    assert status == grading.GRADED
+    status, _, notes = submission.precheck(sub, ["A.ipynb"], release, release)
+    assert status == statuses.GRADED
     assert notes == [
         "kernelspec 'ir' replaced by 'python3'",
         "edited locked cell test-f: nbgrader restored it",
@@ -88,14 +88,14 @@ def test_the_instructors_own_solution_is_no_tampering(folders, tmp_path):
     src.cells[1].source = "assert f() == 1\n### BEGIN HIDDEN TESTS\nassert f() != 2\n### END HIDDEN TESTS"
     nbformat.write(src, source / "A.ipynb")
     nbformat.write(src, sub / "A.ipynb")
-    assert grading.precheck(sub, ["A.ipynb"], source, release) == (grading.GRADED, "", [])
+    assert submission.precheck(sub, ["A.ipynb"], source, release) == (statuses.GRADED, "", [])
 
 
 def test_precheck_never_writes(folders):
     release, sub = folders
     (sub / "A.ipynb").write_bytes(b'{"cells": [')
     before = {p: p.read_bytes() for p in sub.rglob("*") if p.is_file()}
-    grading.precheck(sub, ["A.ipynb"], release, release)
+    submission.precheck(sub, ["A.ipynb"], release, release)
     assert {p: p.read_bytes() for p in sub.rglob("*") if p.is_file()} == before
 
 
@@ -104,7 +104,7 @@ def test_a_whole_submission_timeout_kills_the_process_group(tmp_path):
     code = ("import subprocess, sys, time\n"
             f"p = subprocess.Popen(['sleep', '60']); open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
             "time.sleep(60)")
-    code_, out = grading.run_in_group([PY, "-c", code], tmp_path, timeout_s=2)
+    code_, out = submission.run_in_group([PY, "-c", code], tmp_path, timeout_s=2)
     assert code_ is None
     child = int(pidfile.read_text())
     time.sleep(0.5)
@@ -112,7 +112,7 @@ def test_a_whole_submission_timeout_kills_the_process_group(tmp_path):
     assert not state.exists() or state.read_text().split()[2] == "Z", "the grandchild (a kernel) must be killed too"
 
 
-def test_grade_student_reports_a_timeout_and_leaves_no_trace(tmp_path, monkeypatch):
+def test_grade_submission_reports_a_timeout_and_leaves_no_trace(tmp_path, monkeypatch):
     course = tmp_path
     (course / "source" / "a").mkdir(parents=True)
     nbformat.write(release_notebook(), course / "source" / "a" / "A.ipynb")
@@ -121,15 +121,15 @@ def test_grade_student_reports_a_timeout_and_leaves_no_trace(tmp_path, monkeypat
     nbformat.write(release_notebook(), sub / "A.ipynb")
     stale = course / "autograded" / "s1" / "a"
     stale.mkdir(parents=True)
-    monkeypatch.setattr(grading, "run_autograde", lambda *a, **k: (None, "...killed"))
-    r = grading.grade_student(course, "a", "s1", timeout_s=7)
-    assert (r.status, r.reason) == (grading.TIMED_OUT, "the submission ran past the 7 s limit for a whole notebook")
+    monkeypatch.setattr(submission, "run_autograde", lambda *a, **k: (None, "...killed"))
+    r = submission.grade_submission(course, "a", "s1", timeout_s=7)
+    assert (r.status, r.reason) == (statuses.TIMED_OUT, "the submission ran past the 7 s limit for a whole notebook")
     assert not stale.exists()
-    monkeypatch.setattr(grading, "run_autograde", lambda *a, **k: (1, "x\nnbclient.exceptions.DeadKernelError: Kernel died\n"))
-    assert grading.grade_student(course, "a", "s1").status == grading.KERNEL_DIED
-    monkeypatch.setattr(grading, "run_autograde", lambda *a, **k: (1, "Traceback\nValueError: odd\n[Autograde] done"))
-    r = grading.grade_student(course, "a", "s1")
-    assert (r.status, r.reason) == (grading.ERROR, "ValueError: odd")
+    monkeypatch.setattr(submission, "run_autograde", lambda *a, **k: (1, "x\nnbclient.exceptions.DeadKernelError: Kernel died\n"))
+    assert submission.grade_submission(course, "a", "s1").status == statuses.KERNEL_DIED
+    monkeypatch.setattr(submission, "run_autograde", lambda *a, **k: (1, "Traceback\nValueError: odd\n[Autograde] done"))
+    r = submission.grade_submission(course, "a", "s1")
+    assert (r.status, r.reason) == (statuses.ERROR, "ValueError: odd")
 
 
 def test_error_status_prefers_timeout_and_memory():
@@ -171,11 +171,11 @@ def test_cli_grade_reports_a_clear_error_for_an_unknown_course(tmp_path, capsys)
 def test_grading_needs_the_release_command_first(tmp_path):
     from coursetools.course import make_course
 
-    with pytest.raises(grading.GradingError, match="has no gradebook: run `course release dinosaurus_island` first"):
-        grading.ensure_assignment(tmp_path, "dinosaurus_island")
+    with pytest.raises(submission.GradingError, match="has no gradebook: run `course release dinosaurus_island` first"):
+        submission.ensure_assignment(tmp_path, "dinosaurus_island")
     course = make_course(tmp_path / "course", ["dinosaurus_island"])
     run_nbgrader(["generate_assignment", "dinosaurus_island", "--force"], course)
-    grading.ensure_assignment(course, "dinosaurus_island")  # what `course release` leaves: ready
+    submission.ensure_assignment(course, "dinosaurus_island")  # what `course release` leaves: ready
     (course / "source" / "dinosaurus_island" / "utils" / "rnn.py").unlink()
-    with pytest.raises(grading.GradingError, match="source/dinosaurus_island/utils/rnn.py is missing"):
-        grading.ensure_assignment(course, "dinosaurus_island")
+    with pytest.raises(submission.GradingError, match="source/dinosaurus_island/utils/rnn.py is missing"):
+        submission.ensure_assignment(course, "dinosaurus_island")

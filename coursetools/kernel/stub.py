@@ -1,6 +1,6 @@
 """The grading kernel's side of trusted tests: it runs the student's functions on request, with plain data.
 
-This file's source (with :mod:`coursetools.plugins.plaindata`'s) is sent to
+This file's source (with :mod:`coursetools.kernel.plaindata`'s) is sent to
 every grading kernel before the notebook's first cell (:func:`install_code`);
 students never get it and notebooks never import it. It registers a module
 ``_course_grading`` that

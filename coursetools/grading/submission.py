@@ -1,30 +1,28 @@
-"""Grade a whole class robustly: one ``nbgrader autograde`` per student, statuses recorded.
+"""Grade one submission: the core that both runners loop over.
 
-``python -m coursetools grade <assignment>`` (or :func:`grade_batch`) does, for
-every ``submitted/<student>/<assignment>/`` of a course folder:
+:func:`grade_submission` takes ``submitted/<student>/<assignment>/`` of a course folder and:
 
-1. **pre-checks**, reading only: the expected notebook is there (a renamed or
-   missing notebook is reported with the names found), the file is not empty,
-   is valid JSON and a notebook (nbformat 4). A kernelspec that differs from the
-   source's is noted (nbgrader runs the source's kernel anyway);
-2. runs ``nbgrader autograde <assignment> --student <student> --force`` in its
-   own process group, under a wall-clock limit for the whole submission (the
-   per-cell limit and the memory cap live in ``nbgrader_config.py``). One bad
-   submission never stops the batch. Each student gets a fresh nbgrader
-   process, forked from a warm server that paid nbgrader's imports once for
-   the batch (:mod:`coursetools.grading.warm_nbgrader`);
-3. records a :class:`StudentResult`: ``graded`` or why the submission could not
-   be graded (``missing notebook``, ``invalid notebook``, ``kernel died``,
-   ``timed out``, ``grading error``), with the reason and notes (locked cells
-   edited, graded cells deleted or duplicated, compared with ``release/``;
-   a replaced kernelspec). A submission that could
-   not be graded leaves no half-written trace: its gradebook submission and
-   its ``autograded/`` folder are removed, so the gradebook only holds graded
-   work. ``submitted/`` is never written to.
+1. **pre-checks** it, reading only (:func:`precheck`): the expected notebook is
+   there (a renamed or missing notebook is reported with the names found), the
+   file is not empty, is valid JSON and a notebook (nbformat 4). A kernelspec
+   that differs from the source's is noted (nbgrader runs the source's kernel
+   anyway), and so is every locked cell edited and graded cell deleted or
+   duplicated, compared with ``release/`` (:func:`tampering_notes`);
+2. copies its plain files into a private folder (:func:`coursetools.security.untrusted.safe_copy`)
+   and runs ``nbgrader autograde <assignment> --student <student> --force`` on
+   that copy, in its own process group, under a wall-clock limit for the whole
+   submission (:func:`run_autograde`; the per-cell limit and the kernel's caps
+   live in ``nbgrader_config.py``). nbgrader is forked from a warm server that
+   paid its imports once (:mod:`.warm_nbgrader`) or, failing that, started anew;
+3. returns a :class:`~coursetools.grading.statuses.StudentResult`: ``graded``
+   or why the submission could not be graded, with the reason and the notes. A
+   submission that could not be graded leaves no half-written trace: its
+   gradebook submission and its ``autograded/`` folder are removed
+   (:func:`forget`). ``submitted/`` is never written to.
 
-Statuses go to ``reports/<assignment>.status.json``; :mod:`coursetools.grading.report`
-joins them with the gradebook into the grade report. Running the batch again
-regrades everything from ``submitted/`` and gives the same result (idempotent).
+It never raises for a bad submission. The runners, :mod:`.sequential` and
+:mod:`.parallel`, check the course first (:func:`ensure_assignment`,
+:func:`check_sandbox`) and record the results (:mod:`.statuses`).
 """
 
 import glob
@@ -37,23 +35,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
 
-from . import untrusted
-from .warm_nbgrader import WarmNbgrader, WarmNbgraderError
-from ..course import gradebook_url, tool_env
+from ..course import tool_env
+from ..layout import CourseLayout
+from ..security import untrusted
+from ..security.sandbox import SandboxUnavailable, check_available
 from ..settings import ASSIGNMENTS, SUBMISSION_TIMEOUT_S
-
-GRADED = "graded"
-MISSING = "missing notebook"
-INVALID = "invalid notebook"
-KERNEL_DIED = "kernel died"
-TIMED_OUT = "timed out"
-ERROR = "grading error"
-UNGRADABLE = (MISSING, INVALID, KERNEL_DIED, TIMED_OUT, ERROR)
+from .statuses import ERROR, GRADED, INVALID, KERNEL_DIED, MISSING, TIMED_OUT, StudentResult
+from .warm_nbgrader import WarmNbgraderError
 
 DEAD_KERNEL = re.compile(r"DeadKernelError|Kernel died")
 
@@ -62,25 +55,9 @@ class GradingError(RuntimeError):
     """The batch cannot run at all (no such assignment or course folder); the message says why."""
 
 
-@dataclass
-class StudentResult:
-    """What happened to one student's submission."""
-
-    student: str
-    assignment: str
-    status: str
-    reason: str = ""
-    notes: list = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def graded(self):
-        return self.status == GRADED
-
-
 def expected_notebooks(course, assignment):
     """Notebook file names of ``assignment``, taken from ``source/<assignment>/`` of the course."""
-    src = Path(course) / "source" / assignment
+    src = CourseLayout(course).source(assignment)
     if not src.is_dir():
         raise GradingError(f"no source folder {src}: is {assignment!r} an assignment of this course?")
     names = sorted(p.name for p in src.glob("*.ipynb"))
@@ -187,17 +164,14 @@ def _last_error_line(log):
 
 def forget(course, assignment, student):
     """Remove what a failed or stale grading left: the gradebook submission and the autograded folder."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    course = Path(course)
-    db = course / "gradebook.db"
-    if db.exists():
-        with Gradebook(gradebook_url(course)) as gb:
+    course = CourseLayout(course)
+    if course.gradebook.exists():
+        with Gradebook(course.gradebook_url) as gb:
             try:
                 gb.remove_submission(assignment, student)
             except MissingEntry:
                 pass
-    shutil.rmtree(course / "autograded" / student / assignment, ignore_errors=True)
+    shutil.rmtree(course.autograded(student, assignment), ignore_errors=True)
 
 
 def run_in_group(cmd, cwd, timeout_s):
@@ -254,16 +228,14 @@ def check_sandbox(unsafe=False):
     """Stop the batch with the reason when no grading sandbox can be made (unless ``unsafe``)."""
     if unsafe:
         return
-    from ..plugins.sandbox import SandboxUnavailable, check_available
-
     try:
         check_available()
     except SandboxUnavailable as exc:
         raise GradingError(str(exc)) from None
 
 
-def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, notebooks=None, unsafe=False,
-                  warm=None):
+def grade_submission(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, notebooks=None, unsafe=False,
+                     warm=None):
     """Pre-check and autograde one submission; never raises for a bad submission.
 
     ``warm``: a started :class:`~coursetools.grading.warm_nbgrader.WarmNbgrader` to fork nbgrader from.
@@ -272,19 +244,19 @@ def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, n
     only: links, special and oversized files are dropped and noted); what is
     left in ``autograded/`` afterwards is swept the same way.
     """
-    course = Path(course)
+    layout = CourseLayout(course)
     t0 = time.perf_counter()
     notebooks = notebooks or expected_notebooks(course, assignment)
-    folder = course / "submitted" / student / assignment
-    status, reason, notes = precheck(folder, notebooks, course / "source" / assignment, course / "release" / assignment)
+    folder = layout.submitted(student, assignment)
+    status, reason, notes = precheck(folder, notebooks, layout.source(assignment), layout.release(assignment))
     if status != GRADED:
         forget(course, assignment, student)
         return StudentResult(student, assignment, status, reason, notes, time.perf_counter() - t0)
     with tempfile.TemporaryDirectory(prefix="submission-") as clean:
-        notes += untrusted.describe(untrusted.safe_copy(folder, os.path.join(clean, student, assignment)))
+        notes += untrusted.notes(untrusted.safe_copy(folder, os.path.join(clean, student, assignment)))
         code, log = run_autograde(course, assignment, student, timeout_s, clean, unsafe, warm)
-    notes += [f"after grading: {d}" for d in untrusted.describe(
-        untrusted.sanitize(course / "autograded" / student / assignment))]
+    notes += [f"after grading: {d}" for d in untrusted.notes(
+        untrusted.sweep(layout.autograded(student, assignment)))]
     if unsafe:
         notes.append(UNSAFE_NOTE)
     if code == 0:
@@ -305,89 +277,26 @@ def grade_student(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, n
     return StudentResult(student, assignment, status, reason, notes, time.perf_counter() - t0)
 
 
-def students_of(course, assignment):
-    """Students with a ``submitted/<student>/<assignment>/`` folder, sorted."""
-    root = Path(course) / "submitted"
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir())
-
-
-def status_path(course, assignment):
-    return Path(course) / "reports" / f"{assignment}.status.json"
-
-
-def write_statuses(course, assignment, results):
-    """Merge ``results`` into the status file; students no longer submitted are dropped."""
-    path = status_path(course, assignment)
-    known = {r["student"]: r for r in read_statuses(course, assignment)}
-    known.update({r.student: asdict(r) for r in results})
-    present = set(students_of(course, assignment))
-    rows = [known[s] for s in sorted(known) if s in present]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rows, indent=1) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def read_statuses(course, assignment):
-    path = status_path(course, assignment)
-    if not path.exists():
-        return []
-    return json.loads(path.read_text())
-
-
 def ensure_assignment(course, assignment):
     """Make sure the gradebook knows the assignment and ``source/<assignment>/`` holds what it ships.
 
     ``course release`` does both (it copies the shipped files, then runs ``nbgrader generate_assignment``).
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
     fix = (f"run `course release {assignment}` first (it copies what the assignment ships, "
            "then runs nbgrader generate_assignment)")
-    if not Path(course).is_dir():
+    layout = CourseLayout(course)
+    if not layout.root.is_dir():
         raise GradingError(f"no course folder {course}")
-    if not (Path(course) / "gradebook.db").exists():
+    if not layout.gradebook.exists():
         raise GradingError(f"{course} has no gradebook: {fix}")
-    with Gradebook(gradebook_url(course)) as gb:
+    with Gradebook(layout.gradebook_url) as gb:
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
             raise GradingError(f"the gradebook of {course} has no assignment {assignment!r}: {fix}") from None
     spec = ASSIGNMENTS.get(assignment)
-    missing = [rel for rel in (spec.shared if spec else ()) if not (Path(course) / "source" / assignment / rel).exists()]
+    missing = [rel for rel in (spec.shared if spec else ()) if not (layout.source(assignment) / rel).exists()]
     if missing:
         raise GradingError(f"source/{assignment}/{missing[0]} is missing (the tests need it): {fix}")
 
 
-def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_S, log=print, unsafe=False):
-    """Grade ``students`` (default: every submission) one after the other; return their results.
-
-    Every kernel runs in the grading sandbox; when none can be made the batch
-    stops with the reason (:class:`GradingError`), unless ``unsafe``.
-    """
-    course = Path(course)
-    check_sandbox(unsafe)
-    if unsafe:
-        log("WARNING: grading WITHOUT the sandbox (--unsafe-no-sandbox): submissions run with your rights")
-    ensure_assignment(course, assignment)
-    notebooks = expected_notebooks(course, assignment)
-    students = list(students) if students else students_of(course, assignment)
-    from .gradebook_guard import GradebookGuard  # the gradebook is written only by the grader
-
-    warm = WarmNbgrader(env=tool_env()).spawn()  # nbgrader's imports, paid once for the class, while the guard starts
-    try:
-        guard = GradebookGuard(course, assignment).start()
-        results = []
-        for i, student in enumerate(students, 1):
-            r = grade_student(course, assignment, student, timeout_s, notebooks, unsafe, warm)
-            results.append(r)
-            guard.check(student)
-            extra = f": {r.reason}" if r.reason else ""
-            log(f"[{i}/{len(students)}] {student}: {r.status}{extra} ({r.seconds:.1f} s)")
-    finally:
-        warm.close()
-    write_statuses(course, assignment, results)
-    return results

@@ -36,10 +36,10 @@ kernel starts it:
     mounted read-only over the copy, so ``from utils import *`` always loads
     the course's trusted code;
   * an environment allow-list (:data:`ENV_ALLOWED`): no tokens, no ``JPY_*``;
-  * process limits set inside by ``kernel_launch.py``: ``RLIMIT_NPROC``
+  * process limits set inside by the launcher (:mod:`coursetools.kernel.launch`): ``RLIMIT_NPROC``
     (counted per user namespace since Linux 5.14, so per sandbox),
     ``RLIMIT_AS`` per process, ``RLIMIT_FSIZE``;
-- after the start, a watchdog thread (:mod:`.sandbox_watchdog`) sums the resident
+- after the start, a watchdog thread (:mod:`.watchdog`) sums the resident
   memory of all the sandbox's processes and kills the sandbox when the sum
   passes the kernel's memory cap (rlimits are per process: four children
   just under the cap each would otherwise hold four times the cap), or when
@@ -53,7 +53,6 @@ starts kernels without any of this; every kernel started so logs a warning.
 """
 
 import functools
-import json
 import os
 import re
 import shutil
@@ -69,7 +68,8 @@ from traitlets import Bool, Float, Integer, List, Unicode
 from traitlets.config import Configurable
 
 from . import font_cache as fonts
-from .sandbox_watchdog import WATCH_INTERVAL_S, Watchdog
+from ..kernel import LAUNCHER
+from .watchdog import WATCH_INTERVAL_S, Watchdog
 
 MiB = 1024**2
 
@@ -267,9 +267,9 @@ def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, settings=
     """
     s = settings or Sandbox()
     cwd = os.path.abspath(cwd)
-    launcher = kernel_cmd[1:2] and kernel_cmd[1].endswith("kernel_launch.py")
+    launcher = kernel_cmd[1:2] and os.path.realpath(kernel_cmd[1]) == str(LAUNCHER)
     if userns_fd is not None and not launcher:
-        raise SandboxUnavailable("grading as root needs the course's kernel launcher (kernel_launch.py) in the kernel command")
+        raise SandboxUnavailable("grading as root needs the course's kernel launcher (coursetools/kernel/launch.py) in the kernel command")
     made = set()
 
     def parents(dest):  # folders above a mount point, created world-searchable (bwrap copies the host's modes)
@@ -476,67 +476,3 @@ def _course_folders(config, cwd):
     return (source if os.path.isdir(source) else None), ignore, [root, *hidden]
 
 
-def describe(settings=None):
-    """One line for reports: how kernels are sandboxed (or that they are not)."""
-    s = settings or Sandbox()
-    if s.unsafe_no_sandbox:
-        return "UNSAFE: kernels ran without a sandbox (--unsafe-no-sandbox)"
-    return (f"bubblewrap sandbox: uid {SANDBOX_UID}, no network, scratch {s.scratch_bytes // MiB} MiB, "
-            f"{s.max_processes} tasks")
-
-
-def dump_command(cmd):
-    """The command as JSON (for debugging: ``python -m coursetools.plugins.sandbox``)."""
-    return json.dumps(cmd, indent=1)
-
-
-class UntrustedFilesError(ValueError):
-    """A submitted notebook is not a plain file (a symlink, a fifo...): the submission is invalid."""
-
-
-def _nbgrader_preprocessor_base():
-    from nbgrader.preprocessors import NbGraderPreprocessor
-
-    return NbGraderPreprocessor
-
-
-class DropUntrustedFiles(_nbgrader_preprocessor_base()):
-    """nbgrader step: what the student submitted and what the kernel left are untrusted (``grading/untrusted.py``).
-
-    Listed first among ``Autograde.sanitize_preprocessors`` and last among
-    ``Autograde.autograde_preprocessors`` in ``nbgrader_config.py``, so it
-    holds for plain ``nbgrader autograde`` and the formgrader too:
-
-    - a submitted notebook that is a symlink (to a classmate's work) or any
-      other non-regular file stops the grading of that student with the reason;
-    - every entry of ``submitted/<student>/<assignment>/`` that is a link, a
-      special file or oversized is removed from ``autograded/`` (nbgrader's
-      own copy followed the link: the target's content never stays there);
-    - after the kernel ran, the ``autograded/`` folder is swept again, before
-      nbgrader's permission step could ``chmod`` through a link.
-    """
-
-    def preprocess(self, nb, resources):
-        from nbgrader.coursedir import CourseDirectory
-
-        from ..grading import untrusted
-
-        meta = resources.get("nbgrader", {})
-        student, assignment, notebook = meta.get("student"), meta.get("assignment"), meta.get("notebook")
-        if not (student and assignment):
-            return nb, resources
-        cd = CourseDirectory(config=self.config)
-        submitted = cd.format_path(cd.submitted_directory, student, assignment)
-        autograded = cd.format_path(cd.autograded_directory, student, assignment)
-        if notebook:
-            problem = untrusted.notebook_problem(submitted, f"{notebook}.ipynb")
-            if problem:
-                raise UntrustedFilesError(problem)
-        for d in untrusted.scan(submitted):
-            target = os.path.join(autograded, d.path)
-            if os.path.lexists(target) and not os.path.isdir(target) or os.path.islink(target):
-                os.unlink(target)
-                self.log.warning("%s: %s", student, d)
-        for d in untrusted.sanitize(autograded):
-            self.log.warning("%s: %s", student, d)
-        return nb, resources

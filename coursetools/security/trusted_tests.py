@@ -15,7 +15,7 @@ the grader:
   loads ``source/<assignment>/utils`` under a private name, never the
   submission's folder); and, for every function a solution cell defines
   (``clip``, ``sample``, ``optimize``, ``model``), a
-  :class:`~coursetools.plugins.proxy.FunctionProxy` that calls the student's
+  :class:`~coursetools.security.proxy.FunctionProxy` that calls the student's
   function in the kernel with plain data. Variables that a solution cell
   assigns are fetched from the kernel, as plain data, before each test cell.
 - **Outputs**: what the test printed, then (if it failed) an error output:
@@ -69,9 +69,10 @@ from nbclient.util import run_sync
 from traitlets import Bool, Integer
 from traitlets.config import Configurable
 
-from . import kernel_stub, plaindata
-from .feedback import PLACEHOLDER_FRAME, split_hidden
-from .plaindata import NotPlainData
+from ..kernel import plaindata
+from ..kernel import stub as kernel_stub
+from ..kernel.plaindata import NotPlainData
+from .hidden_tests import PLACEHOLDER_FRAME, split_hidden
 from .proxy import CallTimeout, FunctionProxy, KernelLink, KernelStopped
 
 REPLAY_READY_TIMEOUT_S = 60
@@ -650,7 +651,7 @@ MAX_KERNEL_RESTARTS = 2  # per notebook, after a kernel died or hung during a ca
 class TrustedTestsMixin(Configurable):
     """Mixed into the course's Execute preprocessor: graded test cells run in the grader under autograde.
 
-    It also installs :mod:`coursetools.plugins.kernel_stub` in every grading
+    It also installs :mod:`coursetools.kernel.stub` in every grading
     kernel before the first cell (the output cap, and the calls' receiver).
     Under Validate (``NBGRADER_EXECUTION=validate``) or with
     ``trusted_tests = False`` every cell runs in the kernel, as in stock nbgrader.

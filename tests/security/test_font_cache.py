@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from coursetools.plugins import font_cache
+from coursetools.security import font_cache
 
 from .test_sandbox import _course, run_cells
 

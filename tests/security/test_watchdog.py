@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from coursetools.plugins import sandbox_watchdog
-from coursetools.plugins.sandbox_watchdog import ProcessTree, Watchdog
+from coursetools.security import watchdog as sandbox_watchdog
+from coursetools.security.watchdog import ProcessTree, Watchdog
 
 from .test_sandbox import MiB
 

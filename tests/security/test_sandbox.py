@@ -1,4 +1,4 @@
-"""The grading sandbox (coursetools/plugins/sandbox.py) and untrusted folders (coursetools/grading/untrusted.py).
+"""The grading sandbox (coursetools/security/sandbox.py) and untrusted folders (coursetools/security/untrusted.py).
 
 The quick tests check the command line and the folder handling; the slow ones
 start real sandboxed kernels (the grading kernel manager, as nbgrader does)
@@ -6,9 +6,7 @@ and check, from inside, what a submission can and cannot do.
 """
 
 import os
-import socket
 import stat
-import subprocess
 import sys
 import textwrap
 import time
@@ -18,8 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursetools.grading import untrusted
-from coursetools.plugins import font_cache, sandbox
+from coursetools.kernel import LAUNCHER
+from coursetools.security import font_cache, sandbox, untrusted
 
 MiB = 1024**2
 
@@ -49,7 +47,7 @@ def _command(tmp_path, **kw):
     conn = tmp_path / "conn"
     conn.mkdir()
     (conn / "kernel.json").write_text("{}")
-    launcher = str(Path(sandbox.__file__).with_name("kernel_launch.py"))
+    launcher = str(LAUNCHER)
     cmd = sandbox.bwrap_command([sys.executable, launcher, "--memory", "1", "--", sys.executable, "-m", "ipykernel_launcher"],
                                 cwd=str(cwd), connection_dir=str(conn), connection_file=str(conn / "kernel.json"),
                                 source_dir=str(course / "source" / "hw"), ignore=[".ipynb_checkpoints"],
@@ -162,7 +160,7 @@ def test_safe_copy_keeps_plain_files_only_and_never_blocks(hostile_folder, tmp_p
 
 def test_sanitize_removes_links_without_touching_their_targets(hostile_folder):
     src, secret = hostile_folder
-    dropped = untrusted.sanitize(src)
+    dropped = untrusted.sweep(src)
     assert {d.path for d in dropped} == {"notes.txt", "data/up", "pipe", "shared.txt", "suid", "big.bin"}
     assert sorted(str(p.relative_to(src)) for p in src.rglob("*")) == ["data", "data/ok.txt", "nb.ipynb"]
     assert secret.read_text() == "PRIVATE" and stat.S_IMODE(secret.stat().st_mode) == 0o600
@@ -376,15 +374,15 @@ def test_unsafe_mode_runs_without_the_sandbox(tmp_path):
 
 
 def test_the_batch_stops_when_no_sandbox_can_be_made(monkeypatch, tmp_path):
-    from coursetools.grading import batch
+    from coursetools.grading import submission
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH
     sandbox.check_available.cache_clear()
     try:
-        with pytest.raises(batch.GradingError) as err:
-            batch.check_sandbox()
+        with pytest.raises(submission.GradingError) as err:
+            submission.check_sandbox()
         assert "bubblewrap" in str(err.value) and "--unsafe-no-sandbox" in str(err.value)
-        batch.check_sandbox(unsafe=True)  # the explicit escape hatch
+        submission.check_sandbox(unsafe=True)  # the explicit escape hatch
     finally:
         sandbox.check_available.cache_clear()
 
@@ -395,7 +393,7 @@ def test_plain_nbgrader_drops_links_and_rejects_a_symlinked_notebook(tmp_path):
     import shutil
 
     from coursetools.course import run_nbgrader
-    from tests.zoo import build as zoo
+    from zoo import build as zoo
 
     course = zoo.make_course(tmp_path / "course")
     release_dir = course / "release" / zoo.ASSIGNMENT

@@ -16,7 +16,7 @@ makes that visible and stops the batch:
 
 The batch commands (``grade``, ``grade-parallel``) call :meth:`GradebookGuard.start`
 before the first student and :meth:`GradebookGuard.check` after each one; a
-difference raises :class:`GradebookTampered` (a :class:`GradingError`: the
+difference raises :class:`GradebookTampered` (a :class:`GradebookError`: the
 command prints it and exits 1).
 """
 
@@ -29,7 +29,6 @@ import tempfile
 from pathlib import Path
 
 from .. import settings
-from .batch import GradingError
 
 MAX_NAMED = 8  # differences named in the message; the rest are counted
 
@@ -60,7 +59,11 @@ _OWNER = {
 }
 
 
-class GradebookTampered(GradingError):
+class GradebookError(RuntimeError):
+    """The gradebook cannot be guarded (there is none); the message says what to do."""
+
+
+class GradebookTampered(GradebookError):
     """The gradebook differs from what the grader wrote; the message names the differences."""
 
 
@@ -224,7 +227,7 @@ class GradebookGuard:
     def start(self):
         """Check the schema and snapshot every row; raise :class:`GradebookTampered` on a difference."""
         if not self.db.exists():
-            raise GradingError(f"no gradebook at {self.db}: run `nbgrader generate_assignment "
+            raise GradebookError(f"no gradebook at {self.db}: run `nbgrader generate_assignment "
                                f"{self.assignment}` (or `course release`) first")
         self._schema("before grading")
         self.rows = snapshot(self.db)

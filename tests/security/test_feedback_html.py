@@ -5,15 +5,17 @@ import base64
 import codecs
 import html.parser
 import os
-import re
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
-from coursetools.plugins import feedback_sanitize as fs
-from coursetools.plugins.feedback import scan_for_leaks
+from coursetools.grading.feedback import scan_for_leaks
+from coursetools.plugins import feedback as feedback_plugins
+from coursetools.security import feedback_html as fs
+from coursetools.security import hidden_tests
 from coursetools.settings import ROOT
+from tests.helpers import feedback_html
 
 HIDDEN = "assert _hidden_clip_case(3, 5.0, 4, 2, 20.0), 'hidden'"
 EVIL_HTML = ("<b onclick='alert(1)'>hi</b><script>alert(2)</script><iframe src='https://evil.example'></iframe>"
@@ -55,8 +57,7 @@ def render(nb, tmp_path, notebook="Dinosaurus_Island"):
     folder = tmp_path / "autograded" / "s" / "dinosaurus_island"
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / f"{notebook}.ipynb")
-    return fs.feedback_html(folder / f"{notebook}.ipynb", tmp_path / "source" / "dinosaurus_island",
-                            max_score=2)
+    return feedback_html(folder / f"{notebook}.ipynb", tmp_path / "source" / "dinosaurus_island", max_score=2)
 
 
 def graded(grade_id, source, outputs=(), points=1):
@@ -149,7 +150,7 @@ def test_only_the_notebooks_feedback_page_stays_in_the_feedback_folder(tmp_path)
     for name in ("A.html", "leak.html", "notes.txt", "utils/x.py"):
         (out / name).write_text("x")
     os.symlink("/etc/passwd", out / "key.html")
-    fs.keep_only_notebook_html(assignment="a", student="s", notebooks=[str(auto / "A.ipynb")])
+    feedback_plugins.keep_only_notebook_html(assignment="a", student="s", notebooks=[str(auto / "A.ipynb")])
     assert sorted(p.name for p in out.iterdir()) == ["A.html"]
 
 
@@ -166,12 +167,12 @@ def test_only_the_notebooks_feedback_page_stays_in_the_feedback_folder(tmp_path)
 ], ids=["b64", "b64-shift1", "b64-inside", "b64-wrapped", "b64-urlsafe", "hex", "HEX", "reversed", "rot13"])
 def test_encoded_hidden_lines_are_found(encode):
     text = "Here is what I found: " + encode(HIDDEN) + " (printed by my cell)"
-    assert fs.find_encoded(text, [HIDDEN])
+    assert hidden_tests.find_encoded(text, [HIDDEN])
 
 
 def test_ordinary_output_is_no_encoded_leak():
     text = base64.b64encode(os.urandom(3000)).decode() + " loss 23.1 " + "iteration 2000 " * 50
-    assert fs.find_encoded(text, [HIDDEN]) == []
+    assert hidden_tests.find_encoded(text, [HIDDEN]) == []
 
 
 def test_a_students_output_that_shows_hidden_tests_is_removed_from_feedback(tmp_path):
@@ -180,7 +181,7 @@ def test_a_students_output_that_shows_hidden_tests_is_removed_from_feedback(tmp_
         new_output("stream", name="stdout", text=base64.b64encode(("x\n" + HIDDEN).encode()).decode() + "\n")]))
     nb.cells.append(new_code_cell("print(In[-3])", outputs=[new_output("stream", name="stdout", text=HIDDEN)]))
     page = render(nb, tmp_path)
-    assert HIDDEN not in page and fs.find_encoded(page, [HIDDEN]) == []
+    assert HIDDEN not in page and hidden_tests.find_encoded(page, [HIDDEN]) == []
     assert page.count("it shows hidden test code") == 2
     path = tmp_path / "page.html"
     path.write_text(page)
@@ -206,9 +207,9 @@ def test_real_feedback_of_a_hostile_submission_is_one_clean_page(tmp_path):
     one file per notebook, nothing executable, every test cell named, no hidden-test line in any encoding."""
     import shutil
 
-    from coursetools.grading.batch import grade_batch
-    from coursetools.plugins.feedback import generate_feedback, secret_lines
-    from tests.zoo.build import ASSIGNMENT, NOTEBOOK, filled, make_course
+    from coursetools.grading.feedback import generate_feedback, secret_lines
+    from coursetools.grading.sequential import grade_batch
+    from zoo.build import ASSIGNMENT, NOTEBOOK, filled, make_course
 
     course = make_course(tmp_path / "course")
     release = course / "release" / ASSIGNMENT
@@ -228,7 +229,7 @@ def test_real_feedback_of_a_hostile_submission_is_one_clean_page(tmp_path):
     assert_safe(page)
     assert "[output not shown in feedback: it shows hidden test code (base64)]" in page
     secrets = secret_lines(course, ASSIGNMENT)
-    assert secrets and fs.find_encoded(page, secrets) == []
+    assert secrets and hidden_tests.find_encoded(page, secrets) == []
     toc = page[page.index('<div id="toc">'):page.index("</ol>")]
     for function in ("clip", "sample", "optimize", "model"):
         assert f"{function}: published values</a>" in toc and f"{function}: hidden tests</a>" in toc

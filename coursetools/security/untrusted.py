@@ -10,7 +10,7 @@ or set-group-id file, a huge file. Here they are never followed, copied or
 :class:`Dropped` (path and reason).
 
 - :func:`scan` lists what would be dropped, changing nothing;
-- :func:`sanitize` removes it in place (an ``autograded/`` folder after the
+- :func:`sweep` removes it in place (an ``autograded/`` folder after the
   kernel is gone);
 - :func:`safe_copy` copies a folder keeping only directories and plain
   regular files (a submission, before nbgrader sees it: ``submitted/``
@@ -131,7 +131,7 @@ def scan(folder, max_file_bytes=MAX_FILE_BYTES):
     return out
 
 
-def sanitize(folder, max_file_bytes=MAX_FILE_BYTES):
+def sweep(folder, max_file_bytes=MAX_FILE_BYTES):
     """Remove from ``folder`` every entry that is not a plain folder or regular file; return the drops.
 
     Set-user-id/set-group-id files, hard links and files over
@@ -240,7 +240,7 @@ def notebook_problem(folder, name):
     return None
 
 
-def describe(dropped, limit=10):
+def notes(dropped, limit=10):
     """Report lines for drops (the first ``limit``, then a count)."""
     lines = [str(d) for d in dropped[:limit]]
     if len(dropped) > limit:

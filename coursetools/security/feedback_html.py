@@ -1,0 +1,247 @@
+"""Feedback HTML that is safe to open: what a submission wrote, cleaned before it is rendered.
+
+Everything in an autograded notebook except the instructor's own cells is
+written by a submission. The feedback plugins
+(:class:`coursetools.plugins.feedback.SanitizeFeedback`) call these functions, so:
+
+* only outputs of the types ``text/plain``, ``text/html``, ``text/markdown``,
+  ``text/latex`` and PNG/JPEG/GIF images (checked to be base64) are kept
+  (:func:`clean_output`); no JavaScript, widgets, SVG (it can carry scripts),
+  output metadata (an unquoted ``width`` attribute is a way in), widget state
+  or cell metadata other than nbgrader's with a valid grade id
+  (:func:`clean_cell_metadata`, :func:`clean_attachments`);
+* HTML and Markdown output, and every Markdown cell that is not word for word
+  one of the instructor's, go through :func:`clean_student_html` (a bleach
+  allow-list: no ``<script>``, event handlers, ``javascript:`` URLs, iframes,
+  object/embed, forms, SVG, styles); raw cells through nbconvert's own
+  ``clean_html``. The instructor's Markdown cells are kept as written, their
+  images embedded (:func:`embed_images`), so the page needs nothing beside it;
+* an output outside the hidden-test cells that shows a hidden-test line, in
+  plain text or encoded, is replaced by one line (:func:`redact_leaks`);
+* test cells are named after their grade id (:func:`test_cell_label`:
+  ``test-clip-published`` is "clip: published values").
+"""
+
+import base64
+import mimetypes
+import re
+from pathlib import Path
+
+import bleach
+import nbformat
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
+from nbformat.v4 import new_output
+
+from .hidden_tests import MIN_SECRET_LEN, find_encoded, split_hidden, strip_ansi
+
+SAFE_OUTPUT_TYPES = ("text/plain", "text/html", "text/markdown", "text/latex", "image/png", "image/jpeg", "image/gif")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
+SAFE_ID = re.compile(r"[A-Za-z0-9_\-]{1,100}")
+BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
+EMBED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}  # instructor figures (an <img> never runs an SVG's scripts)
+MAX_EMBED_BYTES = 5 * 2**20
+TRUSTED = "course_trusted_markdown"  # set on a Markdown cell that is one of the instructor's, word for word
+
+# Test cells are named after their grade id: test-<function>-<kind>.
+TEST_KINDS = {"published": "published values", "hidden": "hidden tests"}
+TEST_ID = re.compile(r"test-(?P<function>.+)-(?P<kind>[a-z]+)")
+
+
+# ----- student HTML ------------------------------------------------------------------------------
+
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "acronym", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
+    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd",
+    "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+})
+SAFE_IMAGE_URI = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*", re.I)
+
+
+def _allowed_attribute(tag, name, value):
+    if name == "class":
+        return True
+    if tag == "a":
+        return name in ("href", "title")
+    if tag == "img":
+        return name in ("alt", "title", "width", "height") or (name == "src" and bool(SAFE_IMAGE_URI.fullmatch(value)))
+    if tag in ("td", "th"):
+        return name in ("colspan", "rowspan", "align")
+    return tag == "table" and name == "border"
+
+
+def clean_student_html(html):
+    """``html`` written by a submission, sanitised with bleach: no script, style, event handler, iframe,
+    object/embed, form or SVG; links only to http(s) and mailto; images only as embedded PNG/JPEG/GIF.
+    Everything else is shown as text. (The template's ``course_clean_html`` filter.)"""
+    cleaner = bleach.Cleaner(tags=ALLOWED_TAGS, attributes=_allowed_attribute,
+                             protocols={"http", "https", "mailto", "data"}, strip=False, strip_comments=True)
+    return cleaner.clean(str(html))
+
+
+def student_markdown_html(text):
+    """Markdown written by a submission, rendered (as nbconvert does) and then sanitised."""
+    return clean_student_html(markdown2html_mistune(str(text)))
+
+
+def test_cell_label(grade_id):
+    """The summary's name of a test cell: ``test-clip-published`` -> ``clip: published values``."""
+    m = TEST_ID.fullmatch(grade_id or "")
+    if not m:
+        return f"Test cell {grade_id}"
+    return f"{m['function']}: {TEST_KINDS.get(m['kind'], m['kind'])}"
+
+
+# ----- outputs and metadata ---------------------------------------------------------------------
+
+
+def _size(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 100_000
+
+
+def clean_output(out):
+    """The output ``out`` reduced to what renders safely, or None when nothing is left."""
+    kind = out.get("output_type")
+    if kind == "stream":
+        return out if out.get("name") in ("stdout", "stderr") else None
+    if kind == "error":
+        return out
+    if kind not in ("display_data", "execute_result"):
+        return None
+    data = {}
+    for mime, value in (out.get("data") or {}).items():
+        if mime not in SAFE_OUTPUT_TYPES:
+            continue
+        if isinstance(value, list):
+            value = "".join(value)
+        if not isinstance(value, str):
+            continue
+        if mime in IMAGE_TYPES and not BASE64.fullmatch(value):
+            continue
+        if mime == "text/html":
+            value = clean_student_html(value)
+        elif mime == "text/markdown":  # rendered here, so the template shows it as (clean) HTML
+            mime, value = "text/html", student_markdown_html(value)
+            if "text/html" in data:
+                continue
+        data[mime] = value
+    if not data:
+        dropped = ", ".join(sorted(out.get("data") or {})) or "nothing"
+        data["text/plain"] = f"[output not shown in feedback: {dropped}]"
+    out["data"] = data
+    meta = {}
+    for mime in IMAGE_TYPES:  # only numeric sizes of images survive
+        m = (out.get("metadata") or {}).get(mime)
+        if mime in data and isinstance(m, dict):
+            sizes = {k: m[k] for k in ("width", "height") if _size(m.get(k))}
+            if sizes:
+                meta[mime] = sizes
+    out["metadata"] = meta
+    return out
+
+
+def clean_cell_metadata(cell, index):
+    """Keep only nbgrader's metadata (with a safe grade id); a safe cell id; an integer execution count."""
+    nbg = (cell.get("metadata") or {}).get("nbgrader")
+    cell["metadata"] = {}
+    if isinstance(nbg, dict) and isinstance(nbg.get("grade_id"), str) and SAFE_ID.fullmatch(nbg["grade_id"]):
+        cell["metadata"]["nbgrader"] = nbg
+    if "id" in cell and not (isinstance(cell["id"], str) and SAFE_ID.fullmatch(cell["id"])):
+        cell["id"] = f"cell-{index}"
+    if cell.get("cell_type") == "code" and not isinstance(cell.get("execution_count"), int):
+        cell["execution_count"] = None
+
+
+def clean_attachments(cell):
+    """Markdown attachments: base64 PNG/JPEG/GIF only."""
+    kept = {}
+    for name, bundle in (cell.get("attachments") or {}).items():
+        if not (isinstance(name, str) and SAFE_ID.fullmatch(name.replace(".", "_"))):
+            continue
+        good = {m: v for m, v in (bundle or {}).items() if m in IMAGE_TYPES and isinstance(v, str) and BASE64.fullmatch(v)}
+        if good:
+            kept[name] = good
+    if "attachments" in cell:
+        cell["attachments"] = kept
+
+
+# ----- the instructor's Markdown: trusted, images embedded ---------------------------------------
+
+_MD_IMAGE = re.compile(r"(!\[[^\]]*\]\()\s*<?([^)\s>]+)>?((?:\s+\"[^\"]*\")?\s*\))")
+_HTML_IMAGE = re.compile(r"(<img\b[^>]*?\bsrc\s*=\s*[\"'])([^\"']+)([\"'])", re.I)
+
+
+def embed_images(source, folder):
+    """Relative image paths of ``source`` that name a figure inside ``folder`` become data URIs."""
+    folder = Path(folder).resolve()
+
+    def data_uri(path):
+        if re.match(r"[a-z][a-z0-9+.\-]*:", path, re.I) or path.startswith("/"):
+            return None  # a URL or an absolute path: never read
+        target = (folder / path).resolve()
+        if not target.is_relative_to(folder) or target.suffix.lower() not in EMBED_SUFFIXES or not target.is_file():
+            return None
+        if target.stat().st_size > MAX_EMBED_BYTES:
+            return None
+        mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return f"data:{mime};base64,{base64.b64encode(target.read_bytes()).decode()}"
+
+    def swap(m):
+        uri = data_uri(m.group(2))
+        return m.group(0) if uri is None else m.group(1) + uri + m.group(3)
+
+    return _HTML_IMAGE.sub(swap, _MD_IMAGE.sub(swap, source))
+
+
+def instructor_markdown(source_folder, notebook):
+    """The Markdown cell sources of the instructor's notebook ``source_folder/notebook.ipynb``."""
+    path = Path(source_folder) / f"{notebook}.ipynb"
+    if not path.is_file():
+        return set()
+    return {c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"}
+
+
+def _output_text(out):
+    parts = [str(out.get("text", "")), str(out.get("evalue", ""))]
+    parts += [strip_ansi(str(x)) for x in out.get("traceback", [])]
+    parts += [v if isinstance(v, str) else "".join(map(str, v)) if isinstance(v, list) else str(v)
+              for v in (out.get("data") or {}).values()]
+    return "\n".join(parts)
+
+
+def shows_secret(out, secrets):
+    """The encoding in which output ``out`` shows one of the hidden lines ``secrets`` ("plain", "base64"...), or None."""
+    text = _output_text(out)
+    flat = re.sub(r"\s+", " ", text)
+    for secret in secrets:
+        if re.sub(r"\s+", " ", secret) in flat:
+            return "plain"
+    found = find_encoded(text, secrets)
+    return found[0][1] if found else None
+
+
+def redact_leaks(nb):
+    """Replace every output, outside the hidden-test cells, that shows a hidden-test line (in any encoding
+    :func:`find_encoded` knows) by one line; return how many were replaced. Runs before ``HideHiddenTests``,
+    which takes care of the hidden-test cells themselves."""
+    secrets, plain_cells = set(), []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        _, hidden = split_hidden(cell.source)
+        if hidden:
+            secrets |= {ln.strip() for ln in hidden if len(ln.strip()) >= MIN_SECRET_LEN and not ln.strip().startswith("###")}
+        else:
+            plain_cells.append(cell)
+    replaced = 0
+    for cell in plain_cells if secrets else []:
+        outputs = []
+        for out in cell.get("outputs", []):
+            how = shows_secret(out, sorted(secrets))
+            if how:
+                replaced += 1
+                out = new_output("stream", name="stdout",
+                                 text=f"[output not shown in feedback: it shows hidden test code ({how})]\n")
+            outputs.append(out)
+        cell.outputs = outputs
+    return replaced
