@@ -1,0 +1,22 @@
+"""The security core: what keeps a hostile submission from changing anything but its own grade.
+
+A reviewer audits this package and :mod:`coursetools.kernel`; the rest of the
+course calls it only through the surface below (docs/security.md, "The
+security core", says what each part guarantees and which tests hold it).
+
+* :mod:`.sandbox`: every grading kernel in bubblewrap (``SandboxedKernelMixin``,
+  ``check_available``, ``SandboxUnavailable``), with :mod:`.watchdog` (the
+  memory cap across the sandbox's processes) and :mod:`.font_cache` (a
+  read-only font list for the kernel);
+* :mod:`.trusted_tests`: graded test cells run in the grader, calling the
+  student's functions in the kernel through :mod:`.proxy` with plain data
+  (``TrustedTestsMixin``);
+* :mod:`.untrusted`: a submission's files: plain files only (``safe_copy``,
+  ``sweep``, ``scan``, ``notebook_problem``, ``notes``);
+* :mod:`.gradebook_guard`: only the grader writes the gradebook
+  (``GradebookGuard``, ``GradebookTampered``);
+* :mod:`.hidden_tests` and :mod:`.feedback_html`: no hidden-test line and no
+  script reach a student's or a TA's browser through feedback.
+
+Nothing here imports the course's runners, plugins or command line.
+"""
