@@ -31,7 +31,7 @@ PROG = "course"
 TRAINING = {
     "expected-output": ("expected_output", "rewrite the notebook's expected training output from the reference solution"),
     "evaluate": ("evaluate", "test NLL of every dinosaur-name model (Going further); --train, --train-lstm, --notebook retrain"),
-    "shakespeare-model": ("shakespeare_train", "retrain the Shakespeare LSTM and its n-gram baselines (16-40 min)"),
+    "shakespeare-model": ("shakespeare_train", "retrain the Shakespeare LSTM and its n-gram baselines (slow: docs/shakespeare.md)"),
 }
 
 

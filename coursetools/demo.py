@@ -7,10 +7,10 @@ course's real ``submitted/`` or gradebook, so running it loses nothing.
 import time
 
 from .course import add_submission, make_course, run_nbgrader
-from .grading.sequential import grade_batch
 from .grading.report import format_report, grade_report, write_report_csv
-from .release import build_release
+from .grading.sequential import grade_batch
 from .layout import CourseLayout
+from .release import build_release
 from .settings import ASSIGNMENTS, COURSE, ROOT
 
 DEMO_DIR = COURSE.scratch / "demo-course"

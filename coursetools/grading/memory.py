@@ -16,7 +16,7 @@ class PeakMemory:
     cap). The descendants are found as the watchdog finds a sandbox's
     processes (:class:`~coursetools.security.watchdog.ProcessTree`: each
     process of the machine looked at once, not at every sample), so a sample
-    costs a fraction of a millisecond.
+    is cheap (``bench/bench_sandbox.py`` prints its cost).
     """
 
     def __init__(self, interval=0.1, include_self=False):

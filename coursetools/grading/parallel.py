@@ -49,6 +49,7 @@ from pathlib import Path
 import nbgrader
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
+from tqdm.auto import tqdm
 
 from ..course import ignore_caches, make_course, run_nbgrader, tool_env
 from ..layout import CourseLayout
@@ -56,14 +57,15 @@ from ..security import untrusted
 from ..security.gradebook_guard import GradebookGuard
 from ..settings import SUBMISSION_TIMEOUT_S
 from . import statuses, submission
+from .dask_security import InsecureScheduler, external_security, local_security
 from .memory import PeakMemory
 from .statuses import StudentResult
 from .warm_nbgrader import WarmNbgrader
 
 DEFAULT_RETRIES = 2
 # Dask's housekeeping, turned down for a local cluster of long tasks: the worker's statistical profiler
-# (a stack sample every 10 ms), the event loops' 20 ms tick and the system monitor's 0.5 s samples cost
-# an idle worker 6% of a core and the scheduler as much (0.6 CPU s in 10 s each; 0.06 and 0.12 with these).
+# (a stack sample every 10 ms), the event loops' 20 ms tick and the system monitor's 0.5 s samples keep an
+# idle worker and the scheduler measurably busy; these settings remove most of it (docs/performance.md).
 QUIET_DASK = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "500ms",
@@ -191,7 +193,7 @@ def make_template(course, assignment, dest=None):
     The gradebook is made by ``nbgrader generate_assignment`` from the
     course's own ``source/``, so it defines the same notebooks and cells as
     the course's gradebook, and holds no student. That costs a cold nbgrader
-    and its database set-up (about 11 CPU seconds here), so a template whose
+    and its database set-up, the costliest part of a batch's start, so a template whose
     inputs have not changed since the last batch (:func:`template_fingerprint`)
     is kept; any change makes it again, whole, in place of the old one.
     """
@@ -297,10 +299,6 @@ def failed_outcome(assignment, student, attempts, error):
 def cluster_security(scheduler, tls=None):
     """The :class:`distributed.Security` of the batch: temporary credentials for a local cluster; for an
     external ``scheduler``, TLS with the client's certificates ``tls`` (or :class:`ParallelGradingError`)."""
-    try:
-        from .dask_security import InsecureScheduler, external_security, local_security
-    except ImportError:
-        raise ParallelGradingError("Dask distributed is not installed: pip install 'distributed'") from None
     if not scheduler:
         return local_security()
     try:
@@ -386,8 +384,6 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
         futures = {submit(s, 1): (s, 1) for s in students}
         bar = None
         if progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=len(students), desc="grading", unit="student", file=sys.stderr)
         pending = as_completed(list(futures))
         for fut in pending:

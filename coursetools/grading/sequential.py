@@ -16,7 +16,12 @@ from ..course import tool_env
 from ..security.gradebook_guard import GradebookGuard
 from ..settings import SUBMISSION_TIMEOUT_S
 from .statuses import students_of, write_statuses
-from .submission import check_sandbox, ensure_assignment, expected_notebooks, grade_submission
+from .submission import (
+    check_sandbox,
+    ensure_assignment,
+    expected_notebooks,
+    grade_submission,
+)
 from .warm_nbgrader import WarmNbgrader
 
 

@@ -45,7 +45,15 @@ from ..layout import CourseLayout
 from ..security import untrusted
 from ..security.sandbox import SandboxUnavailable, check_available
 from ..settings import ASSIGNMENTS, SUBMISSION_TIMEOUT_S
-from .statuses import ERROR, GRADED, INVALID, KERNEL_DIED, MISSING, TIMED_OUT, StudentResult
+from .statuses import (
+    ERROR,
+    GRADED,
+    INVALID,
+    KERNEL_DIED,
+    MISSING,
+    TIMED_OUT,
+    StudentResult,
+)
 from .warm_nbgrader import WarmNbgraderError
 
 DEAD_KERNEL = re.compile(r"DeadKernelError|Kernel died")

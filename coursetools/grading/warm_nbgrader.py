@@ -2,7 +2,7 @@
 
 Starting ``python -m nbgrader`` costs more than grading a short notebook: the
 imports of nbgrader, nbconvert, jupyter_client, SQLAlchemy, alembic, numpy,
-matplotlib and the course's plugins take 1.5-2 s of CPU every time. A
+matplotlib and the course's plugins are paid again by every process. A
 :class:`WarmNbgrader` starts one server process that imports all of that once
 (and nothing else: no application, no gradebook, no kernel, no thread), then
 for each request **forks** a child that runs ``nbgrader <argv>`` exactly as the
@@ -22,14 +22,18 @@ negative number when a signal ended the child). The server stops when its
 client closes it or goes away (end of file on its stdin).
 """
 
+import importlib
 import json
+import logging
 import os
 import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 from ..security.font_cache import font_cache
@@ -187,6 +191,7 @@ def _child(request, channels):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(request["cwd"])
         sys.argv = ["nbgrader", *request["argv"]]
+        # Imported here, in the forked child, not in the grader: the server imported it already (PRELOAD).
         from nbgrader.apps.nbgraderapp import main
 
         try:
@@ -195,14 +200,10 @@ def _child(request, channels):
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # noqa: BLE001 (the log says what happened; the exit code says it failed)
-        import traceback
-
         traceback.print_exc()
         code = 1
     finally:
         try:
-            import logging
-
             logging.shutdown()
             sys.stdout.flush()
             sys.stderr.flush()
@@ -212,9 +213,6 @@ def _child(request, channels):
 
 def serve():
     """Import what nbgrader needs, then fork one child per request read from stdin (JSON lines)."""
-    import importlib
-    import threading
-
     requests = os.fdopen(os.dup(0), "r")
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints of an import never corrupt the replies

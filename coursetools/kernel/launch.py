@@ -36,7 +36,6 @@ import resource
 import stat
 import sys
 
-
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 

@@ -9,8 +9,8 @@ students never get it and notebooks never import it. It registers a module
 - answers the grader's requests. Each is one ``user_expressions`` entry of a
   silent execution of no code (:func:`request_expression`): plain ``eval``,
   so nothing is stored in ``In`` and IPython's input transformers never see
-  the request (tokenizing a request of 80 kB in a cell took 50 ms; evaluating
-  it takes 1). :func:`call` runs one student function on decoded
+  the request (IPython tokenizes a cell in pure Python, far slower than an
+  ``eval`` of the same request). :func:`call` runs one student function on decoded
   arguments, with numpy's random state set from the request and ``stdout``/
   ``stderr`` captured, and leaves the answer (plain data, base64 JSON) in
   ``answer``, which the same expression then reads;
@@ -314,6 +314,7 @@ ANSWER_EXPR = f"__import__({MODULE!r}).answer"
 
 def install_code(max_output_chars=0):
     """The code that installs this stub (and the plain-data codec) in a kernel."""
+    # Imported here, in the grader: this file's source also runs in the kernel, where there is no package.
     from . import plaindata
 
     with open(__file__, encoding="utf-8") as f:

@@ -80,7 +80,7 @@ class GradingExecute(TrustedTestsMixin, Execute):
     @default("shutdown_kernel")
     def _immediate_shutdown(self):
         # A grading kernel is disposable (its sandbox and scratch copy go with it) and every output has
-        # arrived once the last cell is done: kill it, rather than wait about 0.6 s for a graceful exit.
+        # arrived once the last cell is done: kill it, rather than wait for nbclient's graceful shutdown.
         return "immediate"
 
     def __init__(self, *args, **kwargs):

@@ -5,10 +5,10 @@ included, into the HTML that ``release_feedback`` hands to the student (and
 that an instructor opens in the formgrader). The course plugs in, in order:
 
 * :class:`SanitizeFeedback` (a preprocessor): outputs that show hidden-test
-  code are replaced (:func:`coursetools.security.feedback_html.redact_leaks`),
-  then everything a submission wrote is made safe to render
-  (:mod:`coursetools.security.feedback_html`); the instructor's own Markdown
-  cells are kept, their figures embedded; test cells get their names.
+  code are replaced, then everything a submission wrote is made safe to
+  render; the instructor's own Markdown cells are kept, their figures
+  embedded; test cells get their names
+  (:func:`coursetools.security.feedback_html.clean_notebook`).
 * :class:`HideHiddenTests` (a preprocessor): the hidden tests' source, and the
   traceback frames and outputs that would show it, are removed
   (:func:`coursetools.security.hidden_tests.hide_in_cell`).
@@ -31,8 +31,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import parse_utc
 
 from ..layout import CourseLayout
-from ..security.feedback_html import (TRUSTED, clean_attachments, clean_cell_metadata, clean_output, embed_images,
-                                      instructor_markdown, redact_leaks, test_cell_label)
+from ..security.feedback_html import clean_notebook
 from ..security.hidden_tests import hide_in_cell
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"  # holds feedback/, found before nbgrader's own
@@ -73,25 +72,10 @@ class SanitizeFeedback(NbGraderPreprocessor):
     Listed before ``HideHiddenTests``: it needs the hidden tests' source to find outputs that show it."""
 
     def preprocess(self, nb, resources):
-        if redact_leaks(nb):
-            self.log.warning("feedback: removed output that shows hidden test code")
-        nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
-        folder = _source_folder(self, resources)
         notebook = (resources.get("nbgrader") or {}).get("notebook")
-        trusted = instructor_markdown(folder, notebook) if folder and notebook else set()
-        labels = {}
-        for index, cell in enumerate(nb.cells):
-            clean_cell_metadata(cell, index)
-            if cell.cell_type == "markdown":
-                clean_attachments(cell)
-                if cell.source in trusted:
-                    cell.metadata[TRUSTED] = True
-                    cell.source = embed_images(cell.source, folder)
-            elif cell.cell_type == "code":
-                cell.outputs = [o for o in (clean_output(out) for out in cell.get("outputs", [])) if o is not None]
-            nbg = cell.metadata.get("nbgrader", {})
-            if nbg.get("grade") and not nbg.get("solution"):
-                labels[nbg["grade_id"]] = test_cell_label(nbg["grade_id"])
+        redacted, labels = clean_notebook(nb, _source_folder(self, resources), notebook)
+        if redacted:
+            self.log.warning("feedback: removed output that shows hidden test code")
         resources["feedback_labels"] = labels
         return nb, resources
 

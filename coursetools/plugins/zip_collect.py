@@ -33,7 +33,6 @@ from pathlib import Path
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 from traitlets import Integer, List
 
-
 ZIP_MAX_FILE_BYTES = 64 * 2**20  # one extracted file (a notebook with outputs is a few MiB)
 ZIP_MAX_TOTAL_BYTES = 2 * 2**30  # everything extracted from one archive (a whole class)
 ZIP_MAX_FILES = 20_000  # files extracted from one archive

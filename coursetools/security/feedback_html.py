@@ -1,8 +1,8 @@
 """Feedback HTML that is safe to open: what a submission wrote, cleaned before it is rendered.
 
 Everything in an autograded notebook except the instructor's own cells is
-written by a submission. The feedback plugins
-(:class:`coursetools.plugins.feedback.SanitizeFeedback`) call these functions, so:
+written by a submission. :func:`clean_notebook` (called by the feedback
+plugin :class:`coursetools.plugins.feedback.SanitizeFeedback`) makes it safe:
 
 * only outputs of the types ``text/plain``, ``text/html``, ``text/markdown``,
   ``text/latex`` and PNG/JPEG/GIF images (checked to be base64) are kept
@@ -245,3 +245,30 @@ def redact_leaks(nb):
             outputs.append(out)
         cell.outputs = outputs
     return replaced
+
+
+def clean_notebook(nb, source_folder=None, notebook=None):
+    """Make the autograded notebook ``nb`` safe to render as feedback, in place (what the module's docstring lists).
+
+    ``source_folder`` and ``notebook``: the instructor's ``source/<assignment>/`` and the notebook's name, whose
+    Markdown cells are trusted and whose figures are embedded (without them, every Markdown cell is cleaned).
+    Returns ``(outputs replaced because they show hidden-test code, {grade id: the test cell's name})``.
+    Run it before the hidden tests are removed: it needs their source to find the outputs that show it.
+    """
+    redacted = redact_leaks(nb)
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+    trusted = instructor_markdown(source_folder, notebook) if source_folder and notebook else set()
+    labels = {}
+    for index, cell in enumerate(nb.cells):
+        clean_cell_metadata(cell, index)
+        if cell.cell_type == "markdown":
+            clean_attachments(cell)
+            if cell.source in trusted:
+                cell.metadata[TRUSTED] = True
+                cell.source = embed_images(cell.source, source_folder)
+        elif cell.cell_type == "code":
+            cell.outputs = [o for o in (clean_output(out) for out in cell.get("outputs", [])) if o is not None]
+        nbg = cell.metadata.get("nbgrader", {})
+        if nbg.get("grade") and not nbg.get("solution"):
+            labels[nbg["grade_id"]] = test_cell_label(nbg["grade_id"])
+    return redacted, labels

@@ -2,9 +2,9 @@
 
 A grading kernel starts with an empty home (its scratch folder), so
 ``import matplotlib.pyplot`` in the notebook's imports cell would scan the
-machine's fonts and write ``fontlist-vNNN.json`` again for every submission:
-0.3-0.4 s of each notebook (measured: the imports cell took 1.25 s in the
-sandbox, 0.85 s without it). :func:`font_cache` builds that file once, with
+machine's fonts and write ``fontlist-vNNN.json`` again for every submission,
+a noticeable part of every notebook's imports cell (docs/grading.md, "Speed,
+measured"). :func:`font_cache` builds that file once, with
 the grader's Python and an empty home, in ``settings.CACHE_DIR``; the
 sandbox mounts it read-only and the kernel launcher copies it into the
 kernel's ``MPLCONFIGDIR`` (:data:`KERNEL_MPLCONFIGDIR`, in the sandbox's

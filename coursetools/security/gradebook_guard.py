@@ -26,6 +26,7 @@ import os
 import re
 import sqlite3
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 from .. import settings
@@ -88,8 +89,6 @@ def schema_of(db_path):
 
 def _schema_cache_file():
     """Where the fresh gradebook's schema is kept: one file per nbgrader, SQLAlchemy, alembic and SQLite version."""
-    from importlib.metadata import version
-
     key = "-".join([*(version(p) for p in ("nbgrader", "sqlalchemy", "alembic")), sqlite3.sqlite_version])
     return settings.CACHE_DIR / f"nbgrader-schema-{key}.json"
 
@@ -117,6 +116,7 @@ def nbgrader_schema():
     schema = _read_cached_schema(cache)
     if schema is not None:
         return schema
+    # Only when the cache misses: a cached schema needs no nbgrader.
     from nbgrader.api import Gradebook
 
     with tempfile.TemporaryDirectory(prefix="fresh-gradebook-") as tmp:

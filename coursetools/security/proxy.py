@@ -34,6 +34,7 @@ import binascii
 import builtins
 import re
 import secrets
+import sys
 import time
 from queue import Empty
 
@@ -241,8 +242,6 @@ class FunctionProxy:
         name, link = self.__name__, self._link
         if "value" not in answer and "error" not in answer:
             raise NotPlainData("no return value and no error")
-        import sys
-
         for key, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
             text = _strict_str(answer, key)
             if text:

@@ -64,11 +64,13 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 
+from jupyter_core.paths import jupyter_runtime_dir
+from nbgrader.coursedir import CourseDirectory
 from traitlets import Bool, Float, Integer, List, Unicode
 from traitlets.config import Configurable
 
-from . import font_cache as fonts
 from ..kernel import LAUNCHER
+from . import font_cache as fonts
 from .watchdog import WATCH_INTERVAL_S, Watchdog
 
 MiB = 1024**2
@@ -133,7 +135,7 @@ def runs_as_root():
 def check_available(bwrap="bwrap", uid=ROOT_RUNS_AS):
     """Make a throw-away sandbox with the namespaces grading uses; raise :class:`SandboxUnavailable` if it fails.
 
-    Cached per process: the check costs one ``bwrap`` start (a few ms).
+    Cached per process: the check costs one ``bwrap`` start.
     """
     exe = shutil.which(bwrap)
     if not exe:
@@ -458,16 +460,8 @@ def _course_folders(config, cwd):
     (``submitted/<student>/<assignment>/``, or the batch's clean copy of it),
     so the assignment is that folder's name.
     """
-    hidden = [os.path.expanduser("~"), tempfile.gettempdir()]
+    hidden = [os.path.expanduser("~"), tempfile.gettempdir(), jupyter_runtime_dir()]
     try:
-        from jupyter_core.paths import jupyter_runtime_dir
-
-        hidden.append(jupyter_runtime_dir())
-    except ImportError:
-        pass
-    try:
-        from nbgrader.coursedir import CourseDirectory
-
         cd = CourseDirectory(config=config)
         root, ignore = os.path.abspath(cd.root), list(cd.ignore)
         source = os.path.join(root, cd.source_directory, os.path.basename(os.path.abspath(cwd)))

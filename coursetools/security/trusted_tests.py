@@ -50,6 +50,7 @@ would have seen the student's variable).
 """
 
 import ast
+import asyncio
 import builtins
 import concurrent.futures
 import contextlib
@@ -57,6 +58,7 @@ import hashlib
 import importlib.util
 import io
 import os
+import symtable
 import sys
 import traceback
 import types
@@ -65,7 +67,10 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+from IPython.core.inputtransformer2 import TransformerManager
 from nbclient.util import run_sync
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
 from traitlets import Bool, Integer
 from traitlets.config import Configurable
 
@@ -107,8 +112,6 @@ class Plan:
 
     @classmethod
     def from_gradebook(cls, db_url, notebook, assignment):
-        from nbgrader.api import Gradebook
-
         with Gradebook(db_url) as gb:
             nb = gb.find_notebook(notebook, assignment)
             graded = {c.name for c in nb.grade_cells}
@@ -144,8 +147,6 @@ def python_source(source):
     """Cell source as plain Python: IPython magics become ``get_ipython()`` calls (IPython's own transformer)."""
     if not has_magic(source):
         return source
-    from IPython.core.inputtransformer2 import TransformerManager
-
     return TransformerManager().transform_cell(source)
 
 
@@ -196,8 +197,6 @@ def names_the_kernel_reads(sources):
     """Global names the kernel's cells (``sources``) read, their functions' bodies included; ``None`` when a cell
     may read any name (dynamic access, an import of a dynamic module, a cell that does not parse, a magic other
     than ``%matplotlib``). A function's own parameters and locals are not global reads (Python's ``symtable``)."""
-    import symtable
-
     names = set()
     for source in sources:
         kept = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%matplotlib"))
@@ -426,8 +425,6 @@ class TrustedRun:
     @classmethod
     def for_autograde(cls, executor, nb, resources):
         """The run for one notebook of ``nbgrader autograde`` (reads the gradebook and the course folder)."""
-        from nbgrader.coursedir import CourseDirectory
-
         info = resources["nbgrader"]
         plan = Plan.from_gradebook(info["db_url"], info["notebook"], info["assignment"])
         coursedir = CourseDirectory(config=executor.config)
@@ -611,14 +608,10 @@ class TrustedRun:
 
 
 def asyncio_loop():
-    import asyncio
-
     return asyncio.get_running_loop()
 
 
 async def _maybe_await(x):
-    import asyncio
-
     if asyncio.iscoroutine(x) or isinstance(x, asyncio.Future):
         return await x
     return x

@@ -23,6 +23,7 @@ so a link swapped in during the walk is not followed either.
 """
 
 import os
+import shutil
 import stat
 from dataclasses import dataclass
 
@@ -107,8 +108,6 @@ def _walk(dfd, rel, out, max_file_bytes, remove, depth):
 
 def _remove(dfd, name, st):
     if stat.S_ISDIR(st.st_mode):
-        import shutil
-
         shutil.rmtree(name, dir_fd=dfd)
     else:
         os.unlink(name, dir_fd=dfd)  # a link itself, never its target

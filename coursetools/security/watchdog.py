@@ -9,8 +9,8 @@ more than a few sockets' worth into its connection folder.
 
 Finding the sandbox's processes is the costly part. A scan of the whole
 process tree (``psutil``'s ``children(recursive=True)``) reads every
-``/proc/PID/stat`` of the machine: about 4 ms each time here, 8% of a core at
-20 scans a second. :class:`ProcessTree` looks at each process once
+``/proc/PID/stat`` of the machine, 20 times a second: a real share of a core
+per kernel (``bench/bench_sandbox.py`` prints both costs). :class:`ProcessTree` looks at each process once
 instead: a process is the sandbox's when it lives in the sandbox's PID
 namespace (``bwrap --unshare-pid``; a submission cannot leave it, nor make a
 new one: no capabilities, ``--disable-userns``), or when its parent is
