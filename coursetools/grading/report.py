@@ -218,42 +218,4 @@ def write_report_csv(reports, path):
     return path
 
 
-def format_table(rows):
-    """A plain-text table of :func:`cell_scores` rows: one line per student, one column per cell, then the total."""
-    if not rows:
-        return "(no graded submissions)"
-    cells = sorted({r.cell for r in rows})
-    students = sorted({r.student for r in rows})
-    by = {(r.student, r.cell): r for r in rows}
-    width = max(len("student"), *(len(s) for s in students))
-    cw = [max(len(c), 7) for c in cells]
-    head = "student".ljust(width) + "  " + "  ".join(c.rjust(w) for c, w in zip(cells, cw)) + "    total"
-    lines = [head, "-" * len(head)]
-    for s in students:
-        parts, tot, mx = [], 0.0, 0.0
-        for c, w in zip(cells, cw):
-            r = by.get((s, c))
-            if r is None:
-                parts.append("-".rjust(w))
-                continue
-            parts.append(f"{r.score:g}/{r.max_score:g}".rjust(w))
-            tot += r.score
-            mx += r.max_score
-        lines.append(s.ljust(width) + "  " + "  ".join(parts) + f"  {tot:g}/{mx:g}".rjust(9))
-    return "\n".join(lines)
-
-
-def write_csv(rows, path):
-    """CSV of :func:`cell_scores` rows."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "assignment", "notebook", "cell", "score", "max_score"])
-        for r in rows:
-            w.writerow([r.student, r.assignment, r.notebook, r.cell, r.score, r.max_score])
-    return path
-
-
-__all__ = ["CellScore", "StudentReport", "cell_scores", "grade_report", "format_report", "write_report_csv",
-           "format_table", "write_csv", "MissingEntry"]
+__all__ = ["CellScore", "StudentReport", "cell_scores", "grade_report", "format_report", "write_report_csv"]

@@ -13,10 +13,15 @@
 
 Markdown is parsed with markdown-it-py, so a link written inside a code span or a fenced block is
 not a link, and a path inside a fenced block (a shell session, a config example) is not checked.
+
+The code's own comments and docstrings are held to the same rule: a file they cite must exist.
 """
 
+import ast
 import functools
+import io
 import re
+import tokenize
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -152,3 +157,32 @@ def test_slug_follows_github():
     assert slug("2. Autograding (`python -m coursetools grade`)") == "2-autograding-python--m-coursetools-grade"
     assert slug("Who may use the cluster: TLS with certificates") == "who-may-use-the-cluster-tls-with-certificates"
     assert slug("The `zip_collect` plugin") == "the-zip_collect-plugin"
+
+
+# ----- files cited in the code's own comments and docstrings ------------------------------------
+
+CITED_PATH = re.compile(r"(?<![\w/.-])((?:%s)/[\w/.-]*\w\.(?:py|md|sh|j2|toml|ipynb|txt|json))"
+                        % "|".join(sorted(TOP_FOLDERS - {"source", "release"})))
+CODE = sorted(p for folder in ("coursetools", "training", "utils", "bench", "tests", "zoo", "deploy")
+              for p in (ROOT / folder).rglob("*.py")) + [ROOT / "nbgrader_config.py", ROOT / "dev.py"]
+
+
+def comments_and_docstrings(path):
+    """``[(line, text)]``: the comments and docstrings of a Python file (not its other strings: test data)."""
+    source = path.read_text(encoding="utf-8")
+    out = [(tok.start[0], tok.string) for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+           if tok.type == tokenize.COMMENT]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=False)
+            if doc is not None:
+                out.append((node.body[0].lineno, doc))
+    return out
+
+
+def test_files_cited_in_the_code_exist():
+    cited = [(path, line, m) for path in CODE for line, text in comments_and_docstrings(path)
+             for m in CITED_PATH.findall(text) if not PLACEHOLDER.search(m)]
+    assert len(cited) > 20, "almost no cited path found: the pattern is broken"
+    missing = [f"{p.relative_to(ROOT)}:{line}: {m}" for p, line, m in cited if not (ROOT / m).exists()]
+    assert not missing, "comments or docstrings cite files that do not exist:\n" + "\n".join(missing)

@@ -1,7 +1,7 @@
 """Tests of utils.shakespeare: corpus, windows, model, scoring and generation.
 
 The tiny models built here are seeded and untrained; the shipped model's
-figures are checked in tests/test_shakespeare_model.py.
+figures are checked in tests/training/test_shakespeare_train.py.
 """
 
 import builtins
