@@ -24,18 +24,16 @@ import os
 import shutil
 import time
 from datetime import datetime
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
 from coursetools.grading import parallel
 from coursetools.grading.memory import PeakMemory
 from coursetools.course import add_submission, make_course, run_nbgrader
 from coursetools.grading.report import cell_scores
+from coursetools.layout import CourseLayout
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT
 
-ASSIGNMENT = "dinosaurus_island"
-NOTEBOOK = "Dinosaurus_Island.ipynb"
-BENCH_DIR = ROOT / ".build" / "bench-grading"
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
+BENCH_DIR = COURSE.scratch / "bench-grading"
 TRAINING_CELLS = {"test-model-published", "test-model-hidden", "train", "plot-loss"}
 
 
@@ -44,7 +42,7 @@ def build_course(n, dest):
     course = make_course(dest, [ASSIGNMENT])
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
     for i in range(n):
-        add_submission(course, f"student{i:03d}", ASSIGNMENT, course / "source" / ASSIGNMENT)
+        add_submission(course, f"student{i:03d}", ASSIGNMENT, CourseLayout(course).source(ASSIGNMENT))
     return course
 
 
@@ -56,7 +54,7 @@ def cell_breakdown(course, student):
     """Seconds per group of cells of one autograded notebook, from nbgrader's recorded cell timings."""
     import nbformat
 
-    nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
+    nb = nbformat.read(CourseLayout(course).autograded(student, ASSIGNMENT) / NOTEBOOK, as_version=4)
     groups = {"imports": 0.0, "training (model tests, train cell)": 0.0, "other cells and tests": 0.0}
     first = last = None
     for cell in nb.cells:
@@ -102,7 +100,7 @@ def _children_cpu():
 
 def nbgrader_batch(course, n):
     """Wall and CPU seconds (nbgrader and its kernels) of one ``nbgrader autograde`` of everything."""
-    shutil.rmtree(course / "autograded", ignore_errors=True)
+    shutil.rmtree(CourseLayout(course).autograded(), ignore_errors=True)
     t, c = time.perf_counter(), _children_cpu()
     run_nbgrader(["autograde", ASSIGNMENT, "--force"], course)
     total, cpu = time.perf_counter() - t, _children_cpu() - c
@@ -145,7 +143,7 @@ def main(argv=None):
     print("\n== grade-parallel: one isolated nbgrader per student, Dask LocalCluster")
     timing = {}
     for workers in (1, 2):
-        shutil.rmtree(course / "autograded", ignore_errors=True)
+        shutil.rmtree(CourseLayout(course).autograded(), ignore_errors=True)
         with PeakMemory(include_self=True) as mem:
             rep = parallel.grade_parallel(course, ASSIGNMENT, workers=workers, progress=False, log=lambda *a: None)
         ok = sum(o.result["status"] == "graded" for o in rep.outcomes)

@@ -32,7 +32,6 @@ import argparse
 import os
 import shutil
 import time
-from pathlib import Path
 
 from bench.bench_grading import ASSIGNMENT, build_course
 from coursetools.course import run_nbgrader
@@ -40,9 +39,10 @@ from coursetools.grading import parallel
 from coursetools.grading.sequential import grade_batch
 from coursetools.grading.memory import PeakMemory
 from coursetools.grading.report import cell_scores
-from coursetools.settings import CELL_TIMEOUT_S, COURSE_ID, ROOT
+from coursetools.layout import CourseLayout
+from coursetools.settings import CELL_TIMEOUT_S, COURSE, COURSE_ID
 
-BENCH_DIR = ROOT / ".build" / "bench-grading-paths"
+BENCH_DIR = COURSE.scratch / "bench-grading-paths"
 STOCK_CONFIG = f"""c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = {COURSE_ID!r}
 c.Execute.timeout = {CELL_TIMEOUT_S}
@@ -92,7 +92,7 @@ def _total(course):
 
 
 def _reset(course):
-    shutil.rmtree(Path(course) / "autograded", ignore_errors=True)
+    shutil.rmtree(CourseLayout(course).autograded(), ignore_errors=True)
 
 
 def _stock(course, stock):
@@ -138,7 +138,7 @@ def main(argv=None):
     if stock.exists():
         shutil.rmtree(stock)
     shutil.copytree(course, stock)
-    (stock / "nbgrader_config.py").write_text(STOCK_CONFIG)
+    CourseLayout(stock).config.write_text(STOCK_CONFIG)
     print(f"machine: {os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.2f}\n")
     seconds = {name: [] for name in PATHS}
     cpu = {name: [] for name in PATHS}

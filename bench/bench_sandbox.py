@@ -31,17 +31,20 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = "dinosaurus_island"
+from coursetools.layout import CourseLayout
+from coursetools.settings import COURSE, DEFAULT_ASSIGNMENT
+
+ASSIGNMENT = DEFAULT_ASSIGNMENT
 MiB = 1024**2
 
 
 def scratch_course(dest):
     """source/<assignment>/ with the course's utils and data, and one submission folder: what the kernel sees."""
-    src = ROOT / "source" / ASSIGNMENT
+    src = COURSE.source(ASSIGNMENT)
+    scratch = CourseLayout(dest)
     ignore = shutil.ignore_patterns("__pycache__", "*.ipynb", ".ipynb_checkpoints")
-    shutil.copytree(src, dest / "source" / ASSIGNMENT, ignore=ignore)
-    sub = dest / "submitted" / "alice" / ASSIGNMENT
+    shutil.copytree(src, scratch.source(ASSIGNMENT), ignore=ignore)
+    sub = scratch.submitted("alice", ASSIGNMENT)
     shutil.copytree(src, sub, ignore=ignore)
     return dest, sub
 
@@ -80,7 +83,7 @@ def main(argv=None):
     parser.add_argument("-n", type=int, default=6, help="kernels each way (default: %(default)s)")
     args = parser.parse_args(argv)
 
-    from coursetools.plugins import sandbox
+    from coursetools.security import sandbox
 
     print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, running as uid {os.geteuid()}, "
           f"bwrap {subprocess.run(['bwrap', '--version'], capture_output=True, text=True).stdout.split()[-1]}")

@@ -19,6 +19,7 @@ def names_data():
 @pytest.fixture(scope="session")
 def solution():
     """The reference clip/sample/optimize/model from the source notebook."""
+    from coursetools.settings import DEFAULT_ASSIGNMENT
     from coursetools.solution import load_solution
 
-    return load_solution("dinosaurus_island")
+    return load_solution(DEFAULT_ASSIGNMENT)

@@ -167,20 +167,20 @@ def run_notebook(timeout=900, verbose=True):
     from nbclient import NotebookClient
 
     from coursetools.course import copy_shared
-    from coursetools.settings import ASSIGNMENTS, ROOT, SOURCE_DIR
+    from coursetools.settings import ASSIGNMENTS, COURSE
 
     spec = ASSIGNMENTS["going_further"]
-    work = ROOT / ".build" / "going_further"
+    work = COURSE.scratch / spec.name
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     copy_shared(spec.name, work)
-    nb_path = SOURCE_DIR / "going_further" / spec.notebooks[0]
+    nb_path = COURSE.source(spec.name) / spec.notebooks[0]
     nb = nbformat.read(nb_path, as_version=4)
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
     nbformat.write(nb, work / spec.notebooks[0])
-    figures = SOURCE_DIR / "going_further" / "figures"
+    figures = COURSE.source(spec.name) / "figures"
     figures.mkdir(exist_ok=True)
     copied = []
     for png in sorted((work / "figures").glob("*.png")):

@@ -12,7 +12,7 @@ import re
 
 import nbformat
 
-from coursetools.settings import ASSIGNMENTS, DATA_DIR, DEFAULT_ASSIGNMENT, SOURCE_DIR
+from coursetools.settings import ASSIGNMENTS, COURSE, DATA_DIR, DEFAULT_ASSIGNMENT
 from coursetools.solution import load_solution
 
 ASSIGNMENT = DEFAULT_ASSIGNMENT
@@ -46,7 +46,7 @@ FENCE = re.compile(r"<details><summary>[^\n]*</summary>\n\n```\n(.*?)\n```\n</de
 
 
 def notebook_path():
-    return SOURCE_DIR / ASSIGNMENT / ASSIGNMENTS[ASSIGNMENT].notebooks[0]
+    return COURSE.source(ASSIGNMENT) / ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 
 
 def load_names_data():

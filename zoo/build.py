@@ -25,10 +25,12 @@ import nbformat
 
 from coursetools import course as course_folder
 from coursetools.course import run_nbgrader
-from coursetools.settings import DEFAULT_ASSIGNMENT, ROOT
+from coursetools.layout import CourseLayout
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT, ROOT
 
 ASSIGNMENT = DEFAULT_ASSIGNMENT
-NOTEBOOK = "Dinosaurus_Island.ipynb"
+NOTEBOOK = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
+RENAMED = NOTEBOOK.replace(".ipynb", " (1).ipynb")  # the name a browser gives a second download
 # Graded cells in notebook order, with their points.
 CELLS = {
     "test-clip-published": 1, "test-clip-hidden": 2,
@@ -100,7 +102,7 @@ ZOO = [
     Entry("fault-invalid-json", "the notebook file is cut in half", "invalid notebook", "--------"),
     Entry("fault-empty-file", "the notebook file is empty", "invalid notebook", "--------"),
     Entry("fault-wrong-kernelspec", "correct, saved with an R kernelspec", "graded", "PPPPPPPP"),
-    Entry("fault-renamed", "correct, saved as 'Dinosaurus_Island (1).ipynb'", "missing notebook", "--------"),
+    Entry("fault-renamed", f"correct, saved as {RENAMED!r}", "missing notebook", "--------"),
 ]
 
 
@@ -121,7 +123,7 @@ def uncapped_published_letter(root=ROOT):
     from coursetools.solution import load_solution
 
     ns = load_solution()
-    src = _strip_markers(_by_id(nbformat.read(root / "source" / ASSIGNMENT / NOTEBOOK, as_version=4), "sample").source)
+    src = _strip_markers(_by_id(nbformat.read(CourseLayout(root).source(ASSIGNMENT) / NOTEBOOK, as_version=4), "sample").source)
     src = _replace(src, "while (idx != newline_character and counter != 50):",
                    "while idx != newline_character and counter < 10000:")
     exec(compile(src, "uncapped_sample", "exec"), ns.__dict__)
@@ -311,7 +313,7 @@ def _mutate(name, nb, release_nb):
 def make_course(course_dir, root=ROOT):
     """A scratch course: the course's config (+ the zoo's caps), the source assignment, its release."""
     course = course_folder.make_course(course_dir, [ASSIGNMENT], root)
-    with open(course / "nbgrader_config.py", "a") as f:
+    with open(CourseLayout(course).config, "a") as f:
         f.write(ZOO_CONFIG)
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
     return course
@@ -319,16 +321,16 @@ def make_course(course_dir, root=ROOT):
 
 def build_zoo(course_dir, root=ROOT, zoo=ZOO):
     """Build the zoo course at ``course_dir``; return :func:`expected_table` of ``zoo``."""
-    course = make_course(course_dir, root)
-    release_dir = course / "release" / ASSIGNMENT
+    course = CourseLayout(make_course(course_dir, root))
+    release_dir = course.release(ASSIGNMENT)
     release_nb = nbformat.read(release_dir / NOTEBOOK, as_version=4)
-    source_nb = nbformat.read(course / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    source_nb = nbformat.read(course.source(ASSIGNMENT) / NOTEBOOK, as_version=4)
     for entry in zoo:
-        folder = course / "submitted" / entry.name / ASSIGNMENT
+        folder = course.submitted(entry.name, ASSIGNMENT)
         shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
         nb = nbformat.from_dict(json.loads(json.dumps(release_nb))) if entry.name == "untouched" else filled(release_nb, source_nb)
         raw = _mutate(entry.name, nb, release_nb)
-        target = folder / ("Dinosaurus_Island (1).ipynb" if entry.name == "fault-renamed" else NOTEBOOK)
+        target = folder / (RENAMED if entry.name == "fault-renamed" else NOTEBOOK)
         if raw is None:
             nbformat.write(nb, target)
         else:
@@ -340,7 +342,7 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description="build the submission zoo in a scratch course folder")
-    parser.add_argument("course_dir", nargs="?", default=str(ROOT / ".build" / "zoo-course"))
+    parser.add_argument("course_dir", nargs="?", default=str(COURSE.scratch / "zoo-course"))
     parser.add_argument("--uncapped-letter", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.uncapped_letter:

@@ -30,6 +30,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .. import settings
+from ..layout import CourseLayout
 
 MAX_NAMED = 8  # differences named in the message; the rest are counted
 
@@ -211,7 +212,7 @@ class GradebookGuard:
     """
 
     def __init__(self, course, assignment):
-        self.db = Path(course) / "gradebook.db"
+        self.db = CourseLayout(course).gradebook
         self.assignment = assignment
         self.rows = None
 

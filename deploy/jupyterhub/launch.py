@@ -214,7 +214,7 @@ def available_assignments(wanted=None) -> list[str]:
     for name, a in settings.ASSIGNMENTS.items():
         if wanted and name not in wanted:
             continue
-        src = settings.SOURCE_DIR / name
+        src = settings.COURSE.source(name)
         ok = all((src / nb).exists() for nb in a.notebooks)
         ok = ok and all((settings.ROOT / p).exists() for p in a.shared)
         if ok:

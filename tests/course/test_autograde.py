@@ -1,13 +1,14 @@
 """The real nbgrader pipeline: generate_assignment, then autograde the solution and the blank release."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
 
 from coursetools.course import ignore_caches, make_course, run_nbgrader
 from coursetools.layout import CourseLayout
-from zoo.build import ASSIGNMENT
+from zoo.build import ASSIGNMENT, NOTEBOOK
 from zoo.build import CELLS as GRADED_CELLS  # the graded cells and their points, in one place
 
 pytestmark = pytest.mark.slow  # a real nbgrader autograde
@@ -17,14 +18,15 @@ pytestmark = pytest.mark.slow  # a real nbgrader autograde
 def graded_course(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("autograde") / "course", [ASSIGNMENT])
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
-    shutil.copytree(course / "source" / ASSIGNMENT, course / "submitted" / "solution" / ASSIGNMENT, ignore=ignore_caches)
-    shutil.copytree(course / "release" / ASSIGNMENT, course / "submitted" / "blank" / ASSIGNMENT, ignore=ignore_caches)
+    layout = CourseLayout(course)
+    shutil.copytree(layout.source(ASSIGNMENT), layout.submitted("solution", ASSIGNMENT), ignore=ignore_caches)
+    shutil.copytree(layout.release(ASSIGNMENT), layout.submitted("blank", ASSIGNMENT), ignore=ignore_caches)
     proc = run_nbgrader(["autograde", ASSIGNMENT, "--force"], course, check=False)
     assert proc.returncode == 0, f"autograde crashed:\n{proc.stderr[-3000:]}"
     scores = {}
-    with Gradebook(CourseLayout(course).gradebook_url) as gb:
+    with Gradebook(layout.gradebook_url) as gb:
         for student in ("solution", "blank"):
-            nb = gb.find_submission_notebook("Dinosaurus_Island", ASSIGNMENT, student)
+            nb = gb.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)
             scores[student] = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
     return scores
 

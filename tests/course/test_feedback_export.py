@@ -14,7 +14,8 @@ import re
 import pytest
 
 from coursetools.course import add_submission, make_course, run_nbgrader
-from coursetools.settings import ASSIGNMENTS, DEFAULT_ASSIGNMENT, ROOT
+from coursetools.layout import CourseLayout
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT, ROOT
 
 HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyter-config"
 
@@ -25,14 +26,14 @@ def test_generate_feedback_in_the_grader_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("DINO_HUB_COURSE_ROOT", str(tmp_path / "course"))
     course = make_course(tmp_path / "course", [DEFAULT_ASSIGNMENT])
     run_nbgrader(["generate_assignment", DEFAULT_ASSIGNMENT, "--force"], course)
-    submission = add_submission(course, "alice", DEFAULT_ASSIGNMENT, ROOT / "source" / DEFAULT_ASSIGNMENT)
+    submission = add_submission(course, "alice", DEFAULT_ASSIGNMENT, COURSE.source(DEFAULT_ASSIGNMENT))
     (submission / "timestamp.txt").write_text("2026-12-01 09:30:00.000000 UTC")  # as `nbgrader collect` leaves it
     (submission / "submission_secret.txt").write_text("c2VjcmV0LW9mLWFsaWNlLXN1Ym1pc3Npb24=")  # as `nbgrader submit` does
     run_nbgrader(["autograde", DEFAULT_ASSIGNMENT, "--student", "alice", "--force"], course)
     run_nbgrader(["generate_feedback", DEFAULT_ASSIGNMENT, "--student", "alice", "--force"], course)
 
     notebook = ASSIGNMENTS[DEFAULT_ASSIGNMENT].notebooks[0]
-    page = course / "feedback" / "alice" / DEFAULT_ASSIGNMENT / notebook.replace(".ipynb", ".html")
+    page = CourseLayout(course).feedback("alice", DEFAULT_ASSIGNMENT) / notebook.replace(".ipynb", ".html")
     assert page.exists(), f"no feedback page: {sorted(p.name for p in page.parent.glob('*'))}"
     assert sorted(p.name for p in page.parent.iterdir()) == sorted([page.name, "submission_secret.txt", "timestamp.txt"]), (
         "the feedback folder holds the page and the two files release_feedback reads, nothing else")

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from coursetools import figures
-from coursetools.settings import COURSE, SOURCE_DIR
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT, ROOT
 from tests.helpers import feedback_html
 
-NOTEBOOK = "Dinosaurus_Island.ipynb"
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\((images/[^)\s]+)\)")
 
 
@@ -48,16 +49,16 @@ def test_gradient_clipping_figure_shows_what_its_title_says():
     assert clipped[-1, 0] > 0.3, "the clipped path crosses the cliff (w1 + 0.3 w2 = 0)"
 
 
-@pytest.mark.parametrize("folder", [SOURCE_DIR, COURSE.release()], ids=["source", "release"])
+@pytest.mark.parametrize("folder", [COURSE.source(ASSIGNMENT), COURSE.release(ASSIGNMENT)], ids=["source", "release"])
 def test_notebook_shows_every_figure_with_alt_text(folder):
-    nb = nbformat.read(folder / "dinosaurus_island" / NOTEBOOK, as_version=4)
+    nb = nbformat.read(folder / NOTEBOOK, as_version=4)
     links = [m for cell in nb.cells if cell.cell_type == "markdown" for m in IMAGE_LINK.finditer(cell.source)]
     shown = {path: alt for alt, path in (m.groups() for m in links)}
     assert set(shown) == {f"images/{name}" for name in figures.FIGURES}
     assert len(links) == len(shown), "a figure is shown twice"
     for path, alt in shown.items():
         assert len(alt.split()) >= 6, f"{path} needs alt text that describes the figure, got {alt!r}"
-        assert (folder / "dinosaurus_island" / path).is_file(), f"{folder.name}/dinosaurus_island/{path} is missing"
+        assert (folder / path).is_file(), f"{folder.relative_to(ROOT)}/{path} is missing"
 
 
 def test_the_cli_draws_the_figures(tmp_path, capsys):
@@ -70,10 +71,8 @@ def test_feedback_html_carries_the_figures_inside():
     """Feedback is HTML that nbgrader's release_feedback sends alone (the .html file only), so with the
     course's configuration the feedback page embeds the notebook's figures (the instructor's, from source/) as
     data URIs."""
-    from coursetools.settings import ROOT
-
-    folder = COURSE.release("dinosaurus_island")
-    html = feedback_html(folder / NOTEBOOK, ROOT / "source" / "dinosaurus_island")
+    folder = COURSE.release(ASSIGNMENT)
+    html = feedback_html(folder / NOTEBOOK, COURSE.source(ASSIGNMENT))
     sources = re.findall(r'<img alt="([^"]*)" src="([^"]{0,40})', html)
     assert len(sources) == len(figures.FIGURES)
     for alt, src in sources:

@@ -9,10 +9,12 @@ import subprocess
 
 from coursetools.course import CourseError, copy_shared, ignore_caches, make_course, run_nbgrader, shared_folders
 from coursetools.release import available_assignments, build_release
-from coursetools.settings import ASSIGNMENTS, COURSE, ROOT, SOURCE_DIR
+from coursetools.layout import CourseLayout
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT, ROOT
 from tests.helpers import tree_differences
 
-RELEASE_DIR = COURSE.release()
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 
 ASSIGNMENT_NAMES = available_assignments()
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -27,12 +29,12 @@ def rebuilt(tmp_path_factory):
 
 
 def test_dinosaur_assignment_is_available():
-    assert "dinosaurus_island" in ASSIGNMENT_NAMES
+    assert ASSIGNMENT in ASSIGNMENT_NAMES
 
 
 @pytest.mark.parametrize("name", ASSIGNMENT_NAMES)
 def test_no_generated_copy_is_tracked_under_source(name):
-    folders = [f"source/{name}/{top}" for top in shared_folders(name)]
+    folders = [(COURSE.source(name) / top).relative_to(ROOT).as_posix() for top in shared_folders(name)]
     tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", *folders], capture_output=True, text=True,
                              check=True).stdout.split()
     assert tracked == [], f"generated copies are in git (git rm --cached them): {tracked}"
@@ -45,14 +47,14 @@ def test_no_generated_copy_is_tracked_under_source(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENT_NAMES)
 def test_committed_release_equals_what_the_command_builds(rebuilt, name):
-    diffs = tree_differences(RELEASE_DIR / name, rebuilt / "release" / name)
+    diffs = tree_differences(COURSE.release(name), CourseLayout(rebuilt).release(name))
     assert diffs == [], f"release/{name} differs from a fresh build in {diffs}: run `make release` and commit"
 
 
 @pytest.mark.parametrize("name", ASSIGNMENT_NAMES)
 def test_release_is_self_contained(name):
     for rel in ASSIGNMENTS[name].shared:
-        assert (RELEASE_DIR / name / rel).exists(), f"release/{name} lacks {rel}"
+        assert (COURSE.release(name) / rel).exists(), f"release/{name} lacks {rel}"
 
 
 def secret_lines(nb):
@@ -77,8 +79,8 @@ def secret_lines(nb):
 @pytest.mark.parametrize("name", ASSIGNMENT_NAMES)
 def test_release_holds_no_solution_or_hidden_test_line(name):
     for notebook in ASSIGNMENTS[name].notebooks:
-        source = nbformat.read(SOURCE_DIR / name / notebook, as_version=4)
-        release = nbformat.read(RELEASE_DIR / name / notebook, as_version=4)
+        source = nbformat.read(COURSE.source(name) / notebook, as_version=4)
+        release = nbformat.read(COURSE.release(name) / notebook, as_version=4)
         secrets = secret_lines(source)
         if ASSIGNMENTS[name].graded:
             assert len(secrets) > 50, "the graded notebook should have solution and hidden-test blocks"
@@ -97,34 +99,34 @@ def validate(notebook_dir, notebook, tmp_path):
 
 @pytest.mark.slow
 def test_nbgrader_validate_passes_on_the_solution(tmp_path):
-    course = make_course(tmp_path / "course", ["dinosaurus_island"])
-    code, out = validate(course / "source" / "dinosaurus_island", "Dinosaurus_Island.ipynb", tmp_path)
+    course = make_course(tmp_path / "course", [ASSIGNMENT])
+    code, out = validate(CourseLayout(course).source(ASSIGNMENT), NOTEBOOK, tmp_path)
     assert "Success! Your notebook passes all the tests." in out, out[-3000:]
 
 
 @pytest.mark.slow
 def test_nbgrader_validate_fails_on_the_release(tmp_path):
-    code, out = validate(RELEASE_DIR / "dinosaurus_island", "Dinosaurus_Island.ipynb", tmp_path)
+    code, out = validate(COURSE.release(ASSIGNMENT), NOTEBOOK, tmp_path)
     assert "Success!" not in out
     assert "NotImplementedError" in out, out[-3000:]
 
 
 def test_copy_shared_removes_files_that_are_no_longer_shared(tmp_path):
-    folder = tmp_path / "dinosaurus_island"
+    folder = tmp_path / ASSIGNMENT
     leftover = folder / "utils" / "old_helper.py"
     leftover.parent.mkdir(parents=True)
     leftover.write_text("# shipped once, not any more\n")
-    copy_shared("dinosaurus_island", folder)
+    copy_shared(ASSIGNMENT, folder)
     assert not leftover.exists()
-    for rel in ASSIGNMENTS["dinosaurus_island"].shared:
+    for rel in ASSIGNMENTS[ASSIGNMENT].shared:
         assert (folder / rel).read_bytes() == (ROOT / rel).read_bytes()
 
 
 def test_a_missing_shared_file_is_a_clear_error(tmp_path):
     fake_root = tmp_path / "repo"
     shutil.copytree(ROOT / "utils", fake_root / "utils")  # data/dinos.txt is missing
-    folder = tmp_path / "dinosaurus_island"
-    copy_shared("dinosaurus_island", folder)
+    folder = tmp_path / ASSIGNMENT
+    copy_shared(ASSIGNMENT, folder)
     with pytest.raises(CourseError, match="data/dinos.txt is missing"):
-        copy_shared("dinosaurus_island", folder, root=fake_root)
+        copy_shared(ASSIGNMENT, folder, root=fake_root)
     assert (folder / "data" / "dinos.txt").exists(), "nothing is lost on error"

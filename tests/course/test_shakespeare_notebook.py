@@ -14,10 +14,10 @@ import pytest
 from nbclient import NotebookClient
 
 from coursetools.course import copy_shared
-from coursetools.settings import ASSIGNMENTS, MODELS_DIR, SOURCE_DIR
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT, MODELS_DIR
 
 ASSIGNMENT = ASSIGNMENTS["writing_like_shakespeare"]
-NOTEBOOK = SOURCE_DIR / ASSIGNMENT.name / ASSIGNMENT.notebooks[0]
+NOTEBOOK = COURSE.source(ASSIGNMENT.name) / ASSIGNMENT.notebooks[0]
 
 TF_NOISE = ("absl::InitializeLog", "cudart_stub", "oneDNN custom operations", "cpu_feature_guard",
             "I0000", "W0000", "E0000", "Could not find cuda")
@@ -47,7 +47,7 @@ def test_shakespeare_notebook_is_ungraded_and_released_with_its_model():
     grade_cells = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
     assert not grade_cells
     # the dinosaur notebook must never pull in TensorFlow
-    dino = SOURCE_DIR / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
+    dino = COURSE.source(DEFAULT_ASSIGNMENT) / ASSIGNMENTS[DEFAULT_ASSIGNMENT].notebooks[0]
     if dino.is_file():
         code = "\n".join(c.source for c in nbformat.read(dino, as_version=4).cells
                          if c.cell_type == "code")

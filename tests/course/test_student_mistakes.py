@@ -18,11 +18,12 @@ import nbformat
 import pytest
 
 from coursetools.course import copy_shared
-from coursetools.settings import COURSE, ROOT, SOURCE_DIR
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT, ROOT
 from coursetools.solution import load_solution
 
-NOTEBOOK = SOURCE_DIR / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
-RELEASE = COURSE.release("dinosaurus_island") / "Dinosaurus_Island.ipynb"
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK = COURSE.source(ASSIGNMENT) / ASSIGNMENTS[ASSIGNMENT].notebooks[0]
+RELEASE = COURSE.release(ASSIGNMENT) / ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 DOC = ROOT / "docs" / "student_mistakes.md"
 DATA_CELLS = ("load-data", "vocab")
 VISIBLE_TEST = {"clip": "test-clip-published", "sample": "test-sample-published",
@@ -200,8 +201,8 @@ def assignment_folder(tmp_path_factory):
 
     ``source/<assignment>/data`` is generated and not in git, so a fresh clone does not have it.
     """
-    folder = tmp_path_factory.mktemp("dinosaurus_island")
-    copy_shared("dinosaurus_island", folder)
+    folder = tmp_path_factory.mktemp(ASSIGNMENT)
+    copy_shared(ASSIGNMENT, folder)
     return folder
 
 

@@ -16,11 +16,14 @@ import pytest
 
 from playwright.sync_api import expect  # in requirements-dev.txt, always installed by dev.py
 
+from coursetools.layout import CourseLayout
+from coursetools.settings import ASSIGNMENTS, DEFAULT_ASSIGNMENT
+
 expect.set_options(timeout=60_000)
 pytestmark = pytest.mark.slow  # a real hub in a browser: minutes
 
-ASSIGNMENT = "dinosaurus_island"
-NOTEBOOK = "Dinosaurus_Island.ipynb"
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 STUDENT = "student1"
 INSTRUCTOR = "instructor1"
 SHORT = 60_000  # ms: page loads, clicks, spawns
@@ -173,7 +176,7 @@ def round_trip(hub, browser, artifacts):
     fetched = stu.locator("#fetched_assignments_list > .list_item", has_text=ASSIGNMENT)
     expect(fetched).to_have_count(1)
     fetched.locator("a.assignment-notebooks-link").click()
-    expect(stu.locator(".nested_list_item", has_text="Dinosaurus_Island")).to_be_visible()
+    expect(stu.locator(".nested_list_item", has_text=Path(NOTEBOOK).stem)).to_be_visible()
     shot(stu, artifacts, "03-assignment-list-fetched")
 
     # 3. The student's answers: the solution code written into the graded cells,
@@ -183,7 +186,7 @@ def round_trip(hub, browser, artifacts):
     got = in_page_json(stu, "GET", contents_url)
     assert got["status"] == 200, got
     student_nb = nbformat.from_dict(got["data"]["content"])
-    source_nb = nbformat.read(Path(hub.course_root) / "source" / ASSIGNMENT / NOTEBOOK, 4)
+    source_nb = nbformat.read(CourseLayout(hub.course_root).source(ASSIGNMENT) / NOTEBOOK, 4)
     answer = solved(student_nb, source_nb)
     put = in_page_json(stu, "PUT", contents_url,
                        {"type": "notebook", "format": "json", "content": answer})
@@ -256,7 +259,7 @@ def round_trip(hub, browser, artifacts):
 
 def students_are_kept_out(hub, browser, artifacts):
     """Students cannot read source/, the gradebook, other students' work, or the formgrader."""
-    course = Path(hub.course_root)
+    course = CourseLayout(hub.course_root)
     exchange = Path(hub.exchange_root) / hub.course_id
     probe = f"""
 import json, os
@@ -267,9 +270,9 @@ def attempt(fn):
     except PermissionError:
         return "denied"
 print(json.dumps({{
-    "source": attempt(lambda: open({str(course / 'source' / ASSIGNMENT / NOTEBOOK)!r}).read()),
-    "course_root": attempt(lambda: os.listdir({str(course)!r})),
-    "gradebook": attempt(lambda: open({str(course / 'gradebook.db')!r}, 'rb').read()),
+    "source": attempt(lambda: open({str(course.source(ASSIGNMENT) / NOTEBOOK)!r}).read()),
+    "course_root": attempt(lambda: os.listdir({str(course.root)!r})),
+    "gradebook": attempt(lambda: open({str(course.gradebook)!r}, 'rb').read()),
     "inbound": attempt(lambda: os.listdir({str(exchange / 'inbound')!r})),
     "other_home": attempt(lambda: os.listdir({str(hub.home('student2'))!r})),
     "outbound": attempt(lambda: os.listdir({str(exchange / 'outbound' / ASSIGNMENT)!r})),

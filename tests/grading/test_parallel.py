@@ -23,30 +23,32 @@ from coursetools.grading import parallel  # noqa: E402
 from coursetools.course import add_submission, make_course  # noqa: E402
 from coursetools.course import run_nbgrader  # noqa: E402
 from coursetools.grading.report import cell_scores  # noqa: E402
-from coursetools.settings import ROOT  # noqa: E402
+from coursetools.layout import CourseLayout  # noqa: E402
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT  # noqa: E402
 
 pytestmark = pytest.mark.slow  # real nbgrader runs on a Dask cluster
 
-ASSIGNMENT = "dinosaurus_island"
-NOTEBOOK = "Dinosaurus_Island.ipynb"
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 
 
 def _own_class(course):
     """A small class: the solution, the untouched release, a half-done one, two ungradable ones."""
-    add_submission(course, "solution", ASSIGNMENT, ROOT / "source" / ASSIGNMENT)
-    add_submission(course, "untouched", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    release = CourseLayout(course).release(ASSIGNMENT)
+    add_submission(course, "solution", ASSIGNMENT, COURSE.source(ASSIGNMENT))
+    add_submission(course, "untouched", ASSIGNMENT, release)
     # clip done (from the solution), the rest left as released
-    src = nbformat.read(ROOT / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    half = add_submission(course, "clip-only", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    src = nbformat.read(COURSE.source(ASSIGNMENT) / NOTEBOOK, as_version=4)
+    half = add_submission(course, "clip-only", ASSIGNMENT, release)
     nb = nbformat.read(half / NOTEBOOK, as_version=4)
     clip_src = next(c.source for c in src.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "clip")
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "clip":
             cell.source = "\n".join(ln for ln in clip_src.splitlines() if "SOLUTION" not in ln)
     nbformat.write(nb, half / NOTEBOOK)
-    broken = add_submission(course, "broken-json", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    broken = add_submission(course, "broken-json", ASSIGNMENT, release)
     (broken / NOTEBOOK).write_text('{"cells": [')
-    renamed = add_submission(course, "renamed", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    renamed = add_submission(course, "renamed", ASSIGNMENT, release)
     (renamed / NOTEBOOK).rename(renamed / "my_notebook.ipynb")
 
 
@@ -81,11 +83,12 @@ def quick_course(tmp_path_factory):
     """A class the pre-check rejects entirely (no kernel runs): for the failure-handling tests."""
     course = make_course(tmp_path_factory.mktemp("quick") / "course")
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
-    broken = add_submission(course, "broken-json", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    release = CourseLayout(course).release(ASSIGNMENT)
+    broken = add_submission(course, "broken-json", ASSIGNMENT, release)
     (broken / NOTEBOOK).write_text('{"cells": [')
-    empty = add_submission(course, "broken-empty", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    empty = add_submission(course, "broken-empty", ASSIGNMENT, release)
     (empty / NOTEBOOK).write_text("")
-    renamed = add_submission(course, "renamed", ASSIGNMENT, course / "release" / ASSIGNMENT)
+    renamed = add_submission(course, "renamed", ASSIGNMENT, release)
     (renamed / NOTEBOOK).rename(renamed / "my_notebook.ipynb")
     return course
 
@@ -108,9 +111,10 @@ def test_parallel_grades_equal_sequential_grades(two_courses):
     assert _scores(twin) == _scores(course)
     graded = {r.student for r in seq if r.graded}
     assert graded and graded != set(students), "the class should have graded and ungradable submissions"
-    assert sorted(p.name for p in (twin / "autograded").iterdir()) == sorted(graded)
+    twin_layout = CourseLayout(twin)
+    assert sorted(p.name for p in twin_layout.autograded().iterdir()) == sorted(graded)
     for student in graded:
-        assert (twin / "autograded" / student / ASSIGNMENT / NOTEBOOK).is_file()
+        assert (twin_layout.autograded(student, ASSIGNMENT) / NOTEBOOK).is_file()
     assert [r["status"] for r in statuses.read_statuses(twin, ASSIGNMENT)] == [r.status for r in seq]
     # every graded student's grading process was measured
     assert all(o.peak_kernel_rss > 0 for o in rep.outcomes if o.result["student"] in graded)
@@ -171,7 +175,7 @@ def test_command_line_grades_and_prints_the_report(quick_course, capsys):
     assert "3 submission(s)" in out and "invalid notebook: 2" in out and "missing notebook: 1" in out
     rows = __import__("json").loads((quick_course / "outcomes.json").read_text())
     assert sorted(r["student"] for r in rows) == ["broken-empty", "broken-json", "renamed"]
-    assert (quick_course / "reports" / f"{ASSIGNMENT}.csv").is_file()
+    assert CourseLayout(quick_course).report_csv(ASSIGNMENT).is_file()
 
 
 def test_unreachable_scheduler_is_a_clear_error(quick_course, monkeypatch):
@@ -197,18 +201,19 @@ def test_unknown_assignment_is_a_clear_error(quick_course):
 def test_the_template_is_kept_until_what_it_is_made_from_changes(quick_course, tmp_path, monkeypatch):
     """A second batch reuses the template (no cold nbgrader); a changed source file makes it again."""
     course = tmp_path / "course"
-    shutil.copytree(quick_course, course, ignore=shutil.ignore_patterns(".build"))
+    shutil.copytree(quick_course, course, ignore=shutil.ignore_patterns(COURSE.scratch.name))
     first = parallel.make_template(course, ASSIGNMENT)
-    made = (first / "gradebook.db").stat().st_mtime_ns
+    template = CourseLayout(first)
+    made = template.gradebook.stat().st_mtime_ns
     runs = []
     real = parallel.run_nbgrader
     monkeypatch.setattr(parallel, "run_nbgrader", lambda args, cwd: runs.append(args) or real(args, cwd))
     assert parallel.make_template(course, ASSIGNMENT) == first
-    assert runs == [] and (first / "gradebook.db").stat().st_mtime_ns == made
+    assert runs == [] and template.gradebook.stat().st_mtime_ns == made
     leftovers = [p.name for p in first.parent.iterdir() if p.name.startswith(f".{ASSIGNMENT}-")]
     assert leftovers == [], "the staging folder is removed"
-    notebook = course / "source" / ASSIGNMENT / NOTEBOOK
+    notebook = CourseLayout(course).source(ASSIGNMENT) / NOTEBOOK
     notebook.write_text(notebook.read_text().replace("Dinosaurus", "Dinosaurus ", 1))
     assert parallel.make_template(course, ASSIGNMENT) == first
     assert runs == [["generate_assignment", ASSIGNMENT, "--force"]]
-    assert "Dinosaurus " in (first / "source" / ASSIGNMENT / NOTEBOOK).read_text()
+    assert "Dinosaurus " in (template.source(ASSIGNMENT) / NOTEBOOK).read_text()

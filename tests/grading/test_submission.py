@@ -14,10 +14,13 @@ from nbformat.v4 import new_output
 from coursetools.course import run_nbgrader
 from coursetools.grading import statuses, submission
 from coursetools.grading.report import _error_status
-from coursetools.settings import ROOT
+from coursetools.layout import CourseLayout
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT
 from tests.helpers import release_notebook
 
 PY = sys.executable
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 
 
 @pytest.fixture
@@ -113,13 +116,13 @@ def test_a_whole_submission_timeout_kills_the_process_group(tmp_path):
 
 
 def test_grade_submission_reports_a_timeout_and_leaves_no_trace(tmp_path, monkeypatch):
-    course = tmp_path
-    (course / "source" / "a").mkdir(parents=True)
-    nbformat.write(release_notebook(), course / "source" / "a" / "A.ipynb")
-    sub = course / "submitted" / "s1" / "a"
+    course, layout = tmp_path, CourseLayout(tmp_path)
+    layout.source("a").mkdir(parents=True)
+    nbformat.write(release_notebook(), layout.source("a") / "A.ipynb")
+    sub = layout.submitted("s1", "a")
     sub.mkdir(parents=True)
     nbformat.write(release_notebook(), sub / "A.ipynb")
-    stale = course / "autograded" / "s1" / "a"
+    stale = layout.autograded("s1", "a")
     stale.mkdir(parents=True)
     monkeypatch.setattr(submission, "run_autograde", lambda *a, **k: (None, "...killed"))
     r = submission.grade_submission(course, "a", "s1", timeout_s=7)
@@ -142,28 +145,28 @@ def test_error_status_prefers_timeout_and_memory():
 
 
 def test_zip_collect_understands_a_canvas_export(tmp_path):
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy2(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    course = CourseLayout(tmp_path / "course")
+    course.root.mkdir()
+    shutil.copy2(COURSE.config, course.config)
     good = nbformat.writes(release_notebook()).encode()
-    archive = course / "downloaded" / "dinosaurus_island" / "archive"
+    archive = course.downloaded(ASSIGNMENT) / "archive"
     archive.mkdir(parents=True)
     with zipfile.ZipFile(archive / "submissions.zip", "w") as z:
-        z.writestr("smithjane_12345_67890_Dinosaurus_Island.ipynb", good)
-        z.writestr("doejohn_LATE_222_333_Dinosaurus_Island-1.ipynb", good + b" ")
+        z.writestr(f"smithjane_12345_67890_{NOTEBOOK}", good)
+        z.writestr(f"doejohn_LATE_222_333_{NOTEBOOK.replace('.ipynb', '-1.ipynb')}", good + b" ")
         z.writestr("readme.txt", b"not a notebook")
-    proc = run_nbgrader(["zip_collect", "dinosaurus_island", "--force"], course, check=False)
+    proc = run_nbgrader(["zip_collect", ASSIGNMENT, "--force"], course.root, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    jane = course / "submitted" / "smithjane" / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
-    john = course / "submitted" / "doejohn" / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
+    jane = course.submitted("smithjane", ASSIGNMENT) / NOTEBOOK
+    john = course.submitted("doejohn", ASSIGNMENT) / NOTEBOOK
     assert jane.read_bytes() == good and john.read_bytes() == good + b" "
-    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["doejohn", "smithjane"]
+    assert sorted(p.name for p in course.submitted().iterdir()) == ["doejohn", "smithjane"]
 
 
 def test_cli_grade_reports_a_clear_error_for_an_unknown_course(tmp_path, capsys):
     from coursetools.cli import main
 
-    assert main(["grade", "dinosaurus_island", "--course", str(tmp_path)]) == 1
+    assert main(["grade", ASSIGNMENT, "--course", str(tmp_path)]) == 1
     assert "generate_assignment" in capsys.readouterr().err
 
 
@@ -171,11 +174,11 @@ def test_cli_grade_reports_a_clear_error_for_an_unknown_course(tmp_path, capsys)
 def test_grading_needs_the_release_command_first(tmp_path):
     from coursetools.course import make_course
 
-    with pytest.raises(submission.GradingError, match="has no gradebook: run `course release dinosaurus_island` first"):
-        submission.ensure_assignment(tmp_path, "dinosaurus_island")
-    course = make_course(tmp_path / "course", ["dinosaurus_island"])
-    run_nbgrader(["generate_assignment", "dinosaurus_island", "--force"], course)
-    submission.ensure_assignment(course, "dinosaurus_island")  # what `course release` leaves: ready
-    (course / "source" / "dinosaurus_island" / "utils" / "rnn.py").unlink()
-    with pytest.raises(submission.GradingError, match="source/dinosaurus_island/utils/rnn.py is missing"):
-        submission.ensure_assignment(course, "dinosaurus_island")
+    with pytest.raises(submission.GradingError, match=f"has no gradebook: run `course release {ASSIGNMENT}` first"):
+        submission.ensure_assignment(tmp_path, ASSIGNMENT)
+    course = make_course(tmp_path / "course", [ASSIGNMENT])
+    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
+    submission.ensure_assignment(course, ASSIGNMENT)  # what `course release` leaves: ready
+    (CourseLayout(course).source(ASSIGNMENT) / "utils" / "rnn.py").unlink()
+    with pytest.raises(submission.GradingError, match=f"source/{ASSIGNMENT}/utils/rnn.py is missing"):
+        submission.ensure_assignment(course, ASSIGNMENT)

@@ -11,6 +11,7 @@ import pytest
 
 from coursetools.course import tool_env
 from coursetools.grading.warm_nbgrader import WarmNbgrader
+from coursetools.layout import CourseLayout
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def alive(pid):
 
 
 def config(folder, body):
-    (folder / "nbgrader_config.py").write_text("c = get_config()\n" + body)
+    CourseLayout(folder).config.write_text("c = get_config()\n" + body)
     return folder
 
 

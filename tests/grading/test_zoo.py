@@ -19,7 +19,7 @@ from coursetools.grading import report
 from coursetools.grading.feedback import generate_feedback, scan_for_leaks, secret_lines
 from coursetools.grading.sequential import grade_batch
 from coursetools.layout import CourseLayout
-from zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, ZOO_MAX_OUTPUT_BYTES, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
+from zoo.build import ASSIGNMENT, NOTEBOOK, RENAMED, ZOO, ZOO_MAX_OUTPUT_BYTES, ZOO_SUBMISSION_TIMEOUT_S, build_zoo
 
 pytestmark = pytest.mark.slow  # the whole zoo, autograded for real
 
@@ -45,7 +45,7 @@ def as_table(reports):
 def zoo(tmp_path_factory):
     course = tmp_path_factory.mktemp("zoo") / "course"
     expected = build_zoo(course)
-    before = tree_digest(course / "submitted")
+    before = tree_digest(CourseLayout(course).submitted())
     t0 = time.perf_counter()
     results = grade_batch(course, ASSIGNMENT, timeout_s=ZOO_SUBMISSION_TIMEOUT_S, log=lambda *_: None)
     wall = time.perf_counter() - t0
@@ -77,9 +77,8 @@ def test_report_tells_ungradable_from_zero_points(zoo, tmp_path):
     assert "NOT GRADED: missing notebook" in lines["fault-renamed"]
     assert "NOT GRADED: kernel died" in lines["fault-kernel-exit"]
     assert "0/13" in lines["untouched"] and "NOT GRADED" not in lines["untouched"]
-    assert "fault-renamed: missing notebook: Dinosaurus_Island.ipynb not found; the submission has " \
-           "Dinosaurus_Island (1).ipynb" in text
-    assert "fault-empty-file: invalid notebook: Dinosaurus_Island.ipynb is an empty file" in text
+    assert f"fault-renamed: missing notebook: {NOTEBOOK} not found; the submission has {RENAMED}" in text
+    assert f"fault-empty-file: invalid notebook: {NOTEBOOK} is an empty file" in text
 
     path = report.write_report_csv(zoo["reports"], tmp_path / "report.csv")
     rows = list(csv.DictReader(open(path)))
@@ -109,13 +108,13 @@ def test_notes_explain_what_the_grader_undid(zoo):
 
 
 def test_huge_output_is_cut_in_the_autograded_notebook(zoo):
-    path = zoo["course"] / "autograded" / "fault-huge-output" / ASSIGNMENT / NOTEBOOK
+    path = CourseLayout(zoo["course"]).autograded("fault-huge-output", ASSIGNMENT) / NOTEBOOK
     assert path.stat().st_size < 3 * ZOO_MAX_OUTPUT_BYTES
     assert "[grader: output cut" in path.read_text()
 
 
 def test_submitted_is_never_modified(zoo):
-    assert tree_digest(zoo["course"] / "submitted") == zoo["before"]
+    assert tree_digest(CourseLayout(zoo["course"]).submitted()) == zoo["before"]
 
 
 def test_gradebook_holds_exactly_the_graded_submissions(zoo):
@@ -124,7 +123,7 @@ def test_gradebook_holds_exactly_the_graded_submissions(zoo):
     with Gradebook(CourseLayout(course).gradebook_url) as gb:
         in_gradebook = {s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions}
     assert in_gradebook == graded
-    folders = {p.parent.name for p in (course / "autograded").glob(f"*/{ASSIGNMENT}")}
+    folders = {p.parent.name for p in CourseLayout(course).autograded().glob(f"*/{ASSIGNMENT}")}
     assert folders == graded
 
 
@@ -137,23 +136,24 @@ def test_rerun_is_idempotent(zoo):
     after = {r.student: r for r in report.grade_report(course, ASSIGNMENT)}
     assert as_table(after.values()) == as_table(before.values())
     assert [r.notes for r in again] == [before[s].notes for s in subset]
-    assert tree_digest(course / "submitted") == zoo["before"]
+    assert tree_digest(CourseLayout(course).submitted()) == zoo["before"]
 
 
 def test_feedback_shows_no_hidden_test_line_but_says_what_failed(zoo):
     course = zoo["course"]
     secrets = secret_lines(course, ASSIGNMENT)
     assert len(secrets) > 40, "the hidden tests should give many lines to look for"
-    autograded = course / "autograded" / "clip-not-in-place" / ASSIGNMENT / NOTEBOOK
+    layout = CourseLayout(course)
+    autograded = layout.autograded("clip-not-in-place", ASSIGNMENT) / NOTEBOOK
     assert scan_for_leaks([autograded], secrets), "the scan must find the hidden lines where they are"
 
     leaks = generate_feedback(course, ASSIGNMENT)
-    files = sorted(course.glob(f"feedback/*/{ASSIGNMENT}/*.html"))
+    files = sorted(layout.feedback().glob(f"*/{ASSIGNMENT}/*.html"))
     graded = {r.student for r in zoo["results"] if r.graded}
     assert {f.parent.parent.name for f in files} == graded
     assert leaks == []
     assert scan_for_leaks(files, secrets) == []
-    html = (course / "feedback" / "clip-not-in-place" / ASSIGNMENT / "Dinosaurus_Island.html").read_text()
+    html = (layout.feedback("clip-not-in-place", ASSIGNMENT) / NOTEBOOK.replace(".ipynb", ".html")).read_text()
     assert "dWax was not clipped in place" in html
     assert "a hidden test failed here" in html
     assert "test-clip-hidden" in html
@@ -179,10 +179,11 @@ def solution_lines(source_nb):
 
 def test_release_shows_no_hidden_test_and_no_solution(zoo):
     course = zoo["course"]
-    release = course / "release" / ASSIGNMENT / NOTEBOOK
+    layout = CourseLayout(course)
+    release = layout.release(ASSIGNMENT) / NOTEBOOK
     assert scan_for_leaks([release], secret_lines(course, ASSIGNMENT)) == []
-    secrets = solution_lines(nbformat.read(course / "source" / ASSIGNMENT / NOTEBOOK, as_version=4))
+    secrets = solution_lines(nbformat.read(layout.source(ASSIGNMENT) / NOTEBOOK, as_version=4))
     assert len(secrets) >= 8, "the solution cells should give lines to look for"
     assert scan_for_leaks([release], secrets) == []
-    solved = course / "autograded" / "correct" / ASSIGNMENT / NOTEBOOK
+    solved = layout.autograded("correct", ASSIGNMENT) / NOTEBOOK
     assert scan_for_leaks([solved], secrets), "the scan must find solution lines where they are"

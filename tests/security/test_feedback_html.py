@@ -14,8 +14,13 @@ from coursetools.grading.feedback import scan_for_leaks
 from coursetools.plugins import feedback as feedback_plugins
 from coursetools.security import feedback_html as fs
 from coursetools.security import hidden_tests
-from coursetools.settings import ROOT
+from coursetools.layout import CourseLayout
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT
 from tests.helpers import feedback_html
+
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
+PAGE = NOTEBOOK.replace(".ipynb", ".html")  # the notebook's feedback page
 
 HIDDEN = "assert _hidden_clip_case(3, 5.0, 4, 2, 20.0), 'hidden'"
 EVIL_HTML = ("<b onclick='alert(1)'>hi</b><script>alert(2)</script><iframe src='https://evil.example'></iframe>"
@@ -51,13 +56,14 @@ def assert_safe(page):
         raise AssertionError("a stylesheet loaded from outside the page")
 
 
-def render(nb, tmp_path, notebook="Dinosaurus_Island"):
+def render(nb, tmp_path, notebook=NOTEBOOK):
     """The feedback page of ``nb`` made as nbgrader_config.py configures GenerateFeedback (less GetGrades),
-    as if it were autograded/s/dinosaurus_island/<notebook>.ipynb of a course in ``tmp_path``."""
-    folder = tmp_path / "autograded" / "s" / "dinosaurus_island"
+    as if it were autograded/s/<assignment>/<notebook> of a course in ``tmp_path``."""
+    course = CourseLayout(tmp_path)
+    folder = course.autograded("s", ASSIGNMENT)
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / f"{notebook}.ipynb")
-    return feedback_html(folder / f"{notebook}.ipynb", tmp_path / "source" / "dinosaurus_island", max_score=2)
+    nbformat.write(nb, folder / notebook)
+    return feedback_html(folder / notebook, course.source(ASSIGNMENT), max_score=2)
 
 
 def graded(grade_id, source, outputs=(), points=1):
@@ -109,7 +115,7 @@ def test_the_summary_names_every_test_cell_and_long_messages_wrap(tmp_path):
 
 
 def test_every_test_cell_of_the_course_gets_a_name_from_its_grade_id():
-    nb = nbformat.read(ROOT / "source" / "dinosaurus_island" / "Dinosaurus_Island.ipynb", as_version=4)
+    nb = nbformat.read(COURSE.source(ASSIGNMENT) / NOTEBOOK, as_version=4)
     ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
     labels = [fs.test_cell_label(g) for g in ids]
@@ -128,13 +134,13 @@ def test_no_mathjax_or_anything_else_from_a_cdn(tmp_path):
 
 
 def test_instructor_figures_are_embedded_but_never_a_students_path(tmp_path):
-    source = tmp_path / "source" / "dinosaurus_island"
+    source = CourseLayout(tmp_path).source(ASSIGNMENT)
     (source / "figures").mkdir(parents=True)
     png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
     (source / "figures" / "rnn.png").write_bytes(png)
     (tmp_path / "secret.png").write_bytes(b"SECRET-BYTES")
     teaching = "The unrolled RNN:\n\n![The RNN unrolled over a name](figures/rnn.png)"
-    nbformat.write(new_notebook(cells=[new_markdown_cell(teaching)]), source / "Dinosaurus_Island.ipynb")
+    nbformat.write(new_notebook(cells=[new_markdown_cell(teaching)]), source / NOTEBOOK)
     nb = new_notebook(cells=[new_markdown_cell(teaching), new_markdown_cell("![x](../../secret.png) ![y](figures/rnn.png)")])
     page = render(nb, tmp_path)
     assert page.count(base64.b64encode(png).decode()) == 1  # the instructor's cell only
@@ -143,8 +149,8 @@ def test_instructor_figures_are_embedded_but_never_a_students_path(tmp_path):
 
 
 def test_only_the_notebooks_feedback_page_stays_in_the_feedback_folder(tmp_path):
-    auto = tmp_path / "autograded" / "s" / "a"
-    out = tmp_path / "feedback" / "s" / "a"
+    course = CourseLayout(tmp_path)
+    auto, out = course.autograded("s", "a"), course.feedback("s", "a")
     auto.mkdir(parents=True)
     (out / "utils").mkdir(parents=True)
     for name in ("A.html", "leak.html", "notes.txt", "utils/x.py"):
@@ -209,23 +215,24 @@ def test_real_feedback_of_a_hostile_submission_is_one_clean_page(tmp_path):
 
     from coursetools.grading.feedback import generate_feedback, secret_lines
     from coursetools.grading.sequential import grade_batch
-    from zoo.build import ASSIGNMENT, NOTEBOOK, filled, make_course
+    from zoo.build import filled, make_course
 
     course = make_course(tmp_path / "course")
-    release = course / "release" / ASSIGNMENT
-    folder = course / "submitted" / "mallory" / ASSIGNMENT
+    layout = CourseLayout(course)
+    release = layout.release(ASSIGNMENT)
+    folder = layout.submitted("mallory", ASSIGNMENT)
     shutil.copytree(release, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
     nb = filled(nbformat.read(release / NOTEBOOK, as_version=4),
-                nbformat.read(course / "source" / ASSIGNMENT / NOTEBOOK, as_version=4))
+                nbformat.read(layout.source(ASSIGNMENT) / NOTEBOOK, as_version=4))
     nb.cells += [new_code_cell(code) for code in EVIL_CELLS]
     nbformat.write(nb, folder / NOTEBOOK)
     results = grade_batch(course, ASSIGNMENT, log=lambda *_: None)
     assert [r.status for r in results] == ["graded"]
     leaks = generate_feedback(course, ASSIGNMENT)
     assert leaks == []
-    out = course / "feedback" / "mallory" / ASSIGNMENT
-    assert sorted(p.name for p in out.iterdir()) == ["Dinosaurus_Island.html"]
-    page = (out / "Dinosaurus_Island.html").read_text()
+    out = layout.feedback("mallory", ASSIGNMENT)
+    assert sorted(p.name for p in out.iterdir()) == [PAGE]
+    page = (out / PAGE).read_text()
     assert_safe(page)
     assert "[output not shown in feedback: it shows hidden test code (base64)]" in page
     secrets = secret_lines(course, ASSIGNMENT)

@@ -12,6 +12,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from coursetools.course import run_nbgrader
+from coursetools.layout import CourseLayout
 from coursetools.security.hidden_tests import hidden_lines
 from tests.security.forging.build import ATTACKS, build, expected_scores
 from zoo.build import ASSIGNMENT, NOTEBOOK
@@ -24,7 +25,7 @@ def graded(tmp_path_factory):
     course = build(tmp_path_factory.mktemp("forging") / "course")
     proc = run_nbgrader(["autograde", ASSIGNMENT], course, check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(CourseLayout(course).gradebook_url) as gb:
         scores = {}
         for attack in ATTACKS:
             sub = gb.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, attack.name)
@@ -33,7 +34,7 @@ def graded(tmp_path_factory):
 
 
 def autograded(course, student):
-    return nbformat.read(course / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
+    return nbformat.read(CourseLayout(course).autograded(student, ASSIGNMENT) / NOTEBOOK, as_version=4)
 
 
 def output_text(cell):
@@ -54,8 +55,8 @@ def test_each_attack_scores_what_it_solved(graded, attack):
 
 def test_no_hidden_test_reaches_the_kernel_or_the_outputs(graded):
     course, _ = graded
-    source = nbformat.read(course / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    public = (course / "release" / ASSIGNMENT / NOTEBOOK).read_text()
+    source = nbformat.read(CourseLayout(course).source(ASSIGNMENT) / NOTEBOOK, as_version=4)
+    public = (CourseLayout(course).release(ASSIGNMENT) / NOTEBOOK).read_text()
     secrets = [line for cell in source.cells if cell.cell_type == "code" for line in hidden_lines(cell.source, public)]
     assert len(secrets) > 20
     hunted = autograded(course, "read-hidden")

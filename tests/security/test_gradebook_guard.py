@@ -7,6 +7,7 @@ import nbformat
 
 import pytest
 
+from coursetools.layout import CourseLayout
 from coursetools.security.gradebook_guard import GradebookError, GradebookGuard, GradebookTampered, schema_differences
 
 ASSIGNMENT = "a"
@@ -21,7 +22,7 @@ def graded_gradebook(tmp_path_factory):
     """
     from nbgrader.api import Gradebook
 
-    path = tmp_path_factory.mktemp("template") / "gradebook.db"
+    path = CourseLayout(tmp_path_factory.mktemp("template")).gradebook
     with Gradebook(f"sqlite:///{path}") as gb:
         gb.add_assignment(ASSIGNMENT)
         gb.add_assignment("other")
@@ -42,12 +43,12 @@ def graded_gradebook(tmp_path_factory):
 @pytest.fixture
 def course(tmp_path, graded_gradebook):
     """A course folder holding a fresh copy of :func:`graded_gradebook`."""
-    shutil.copy(graded_gradebook, tmp_path / "gradebook.db")
+    shutil.copy(graded_gradebook, CourseLayout(tmp_path).gradebook)
     return tmp_path
 
 
 def sql(course, statement, *args):
-    con = sqlite3.connect(course / "gradebook.db")
+    con = sqlite3.connect(CourseLayout(course).gradebook)
     with con:
         con.execute(statement, args)
     con.close()
@@ -61,7 +62,7 @@ def set_score(course, student, cell, score, assignment=ASSIGNMENT):
 
 
 def test_a_fresh_nbgrader_gradebook_has_nothing_extra(course):
-    assert schema_differences(course / "gradebook.db") == []
+    assert schema_differences(CourseLayout(course).gradebook) == []
     GradebookGuard(course, ASSIGNMENT).start().check(None)
 
 
@@ -71,7 +72,7 @@ def test_the_graded_students_own_rows_may_change(course):
     guard.check("alice")  # the grader wrote alice's new grades
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # a regrade: remove and add, as nbgrader does
+    with Gradebook(CourseLayout(course).gradebook_url) as gb:  # a regrade: remove and add, as nbgrader does
         gb.remove_submission(ASSIGNMENT, "bob")
         gb.add_submission(ASSIGNMENT, "bob")
     guard.check("bob")
@@ -129,13 +130,13 @@ def test_a_trigger_left_during_the_batch_is_found_after_that_student(course):
 
 
 def test_a_changed_table_definition_is_named(course):
-    con = sqlite3.connect(course / "gradebook.db")
+    con = sqlite3.connect(CourseLayout(course).gradebook)
     con.execute("PRAGMA writable_schema = ON")
     con.execute("UPDATE sqlite_master SET sql = replace(sql, 'auto_score FLOAT', 'auto_score FLOAT DEFAULT 0') "
                 "WHERE name = 'grade'")
     con.commit()
     con.close()
-    assert schema_differences(course / "gradebook.db") == ["table 'grade' differs from nbgrader's definition"]
+    assert schema_differences(CourseLayout(course).gradebook) == ["table 'grade' differs from nbgrader's definition"]
 
 
 def test_no_gradebook_is_a_clear_error(tmp_path):
@@ -149,28 +150,29 @@ def test_a_real_batch_passes_the_guard_and_a_left_trigger_stops_the_next_batch(t
     stops the next batch before any student is graded, with the trigger named."""
     from coursetools.course import CONFIG_STUB, run_nbgrader
     from coursetools.grading.sequential import grade_batch
-    from coursetools.settings import ROOT
+    from coursetools.settings import COURSE
     from tests.helpers import release_notebook
 
     course = tmp_path / "course"
-    (course / "source" / ASSIGNMENT).mkdir(parents=True)
-    (course / "nbgrader_config.py").write_text(CONFIG_STUB.format(config=str(ROOT / "nbgrader_config.py")))
-    nbformat.write(release_notebook(), course / "source" / ASSIGNMENT / "A.ipynb")
+    layout = CourseLayout(course)
+    layout.source(ASSIGNMENT).mkdir(parents=True)
+    layout.config.write_text(CONFIG_STUB.format(config=str(COURSE.config)))
+    nbformat.write(release_notebook(), layout.source(ASSIGNMENT) / "A.ipynb")
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
     for student, answer in (("alice", "def f():\n    return 1"), ("bob", "def f():\n    return 2")):
         nb = release_notebook()
         nb.cells[0].source = answer
-        (course / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
-        nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "A.ipynb")
+        layout.submitted(student, ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(nb, layout.submitted(student, ASSIGNMENT) / "A.ipynb")
     results = grade_batch(course, ASSIGNMENT, log=lambda *_: None)
     assert [(r.student, r.status) for r in results] == [("alice", "graded"), ("bob", "graded")]
     results = grade_batch(course, ASSIGNMENT, log=lambda *_: None)  # a regrade too
     assert [r.status for r in results] == ["graded", "graded"]
     sql(course, "CREATE TRIGGER zero AFTER INSERT ON grade BEGIN UPDATE grade SET auto_score = 0; END")
-    before = (course / "gradebook.db").read_bytes()
+    before = layout.gradebook.read_bytes()
     with pytest.raises(GradebookTampered, match="unexpected trigger 'zero'"):
         grade_batch(course, ASSIGNMENT, log=lambda *_: None)
-    assert (course / "gradebook.db").read_bytes() == before  # nobody was graded
+    assert layout.gradebook.read_bytes() == before  # nobody was graded
 
 
 def test_the_fresh_schema_is_made_once_per_versions_and_a_damaged_cache_is_made_again(tmp_path, monkeypatch,

@@ -23,6 +23,7 @@ import pytest
 
 from coursetools.grading import report
 from coursetools.grading.sequential import grade_batch
+from coursetools.layout import CourseLayout
 from coursetools.security import untrusted
 from tests.security.attacks import build as attacks
 
@@ -75,7 +76,8 @@ def hostile(tmp_path_factory):
     listener.start()
     ctx = attacks.build_class(base / "course", {"home": home, "marker": marker, "port": listener.port})
     course = ctx.course
-    protected = [course / "source", course / "release", course / "nbgrader_config.py", home / ".ssh"]
+    layout = CourseLayout(course)
+    protected = [layout.source(), layout.release(), layout.config, home / ".ssh"]
     before = digest(protected)
     env = {"HOME": str(home), "JUPYTERHUB_API_TOKEN": attacks.TOKEN, "GRADER_SECRET_KEY": attacks.TOKEN}
     saved = {k: os.environ.get(k) for k in env}
@@ -137,7 +139,7 @@ def test_time_is_bounded(hostile):
 
 
 def test_nothing_untrusted_is_left_and_no_secret_reaches_an_output(hostile):
-    root = hostile["course"] / "autograded"
+    root = CourseLayout(hostile["course"]).autograded()
     assert untrusted.scan(root, max_file_bytes=10 * 2**20) == []
     names = {str(p.relative_to(root)) for p in root.rglob("*")}
     assert not any(n.endswith(("leak.txt", "notes.txt", "big.bin", "pipe", "suid")) for n in names)
@@ -154,7 +156,7 @@ def test_nothing_untrusted_is_left_and_no_secret_reaches_an_output(hostile):
 
 
 def test_a_fork_bomb_is_held_by_the_process_cap(hostile):
-    nb = nbformat.read(hostile["course"] / "autograded" / "fork-bomb" / attacks.ASSIGNMENT / attacks.NOTEBOOK,
+    nb = nbformat.read(CourseLayout(hostile["course"]).autograded("fork-bomb", attacks.ASSIGNMENT) / attacks.NOTEBOOK,
                        as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     seen = int(text.split("bomb processes:")[1].split()[0])

@@ -14,6 +14,7 @@ import tarfile
 import pytest
 
 from coursetools.grading import parallel, statuses
+from coursetools.layout import CourseLayout
 from coursetools.security import untrusted
 from tests.security.attacks import build as attacks
 from zoo import build as zoo
@@ -49,23 +50,24 @@ def evil_task(course, template, assignment, student, *args, **kwargs):
 def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("parallel-untrusted")
     course = zoo.make_course(base / "course")
-    release_dir = course / "release" / zoo.ASSIGNMENT
+    layout = CourseLayout(course)
+    release_dir = layout.release(zoo.ASSIGNMENT)
     import json
     import shutil
 
     import nbformat
 
     release_nb = nbformat.read(release_dir / zoo.NOTEBOOK, as_version=4)
-    source_nb = nbformat.read(course / "source" / zoo.ASSIGNMENT / zoo.NOTEBOOK, as_version=4)
+    source_nb = nbformat.read(layout.source(zoo.ASSIGNMENT) / zoo.NOTEBOOK, as_version=4)
     for name in ("correct", "symlinked-notebook", "fifo-and-link", EVIL):
-        folder = course / "submitted" / name / zoo.ASSIGNMENT
+        folder = layout.submitted(name, zoo.ASSIGNMENT)
         shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
         nbformat.write(zoo.filled(release_nb, source_nb), folder / zoo.NOTEBOOK)
-    folder = course / "submitted" / "symlinked-notebook" / zoo.ASSIGNMENT
+    folder = layout.submitted("symlinked-notebook", zoo.ASSIGNMENT)
     (folder / zoo.NOTEBOOK).unlink()
-    os.symlink(course / "submitted" / "correct" / zoo.ASSIGNMENT / zoo.NOTEBOOK, folder / zoo.NOTEBOOK)
+    os.symlink(layout.submitted("correct", zoo.ASSIGNMENT) / zoo.NOTEBOOK, folder / zoo.NOTEBOOK)
     home = attacks.make_home(base / "home")
-    folder = course / "submitted" / "fifo-and-link" / zoo.ASSIGNMENT
+    folder = layout.submitted("fifo-and-link", zoo.ASSIGNMENT)
     os.mkfifo(folder / "pipe")
     os.symlink(home / ".ssh" / "id_rsa", folder / "notes.txt")
     rep = parallel.grade_parallel(course, zoo.ASSIGNMENT, workers=1, retries=0, progress=False,
@@ -77,7 +79,7 @@ def test_a_bad_archive_fails_only_its_student(graded):
     by, course = graded["by"], graded["course"]
     assert by["correct"].status == statuses.GRADED
     assert by[EVIL].status == statuses.ERROR and "could not be stored" in by[EVIL].reason
-    assert not (course / "autograded" / EVIL / zoo.ASSIGNMENT).exists()
+    assert not CourseLayout(course).autograded(EVIL, zoo.ASSIGNMENT).exists()
     assert not (graded["base"] / "outside.txt").exists() and not (course / "outside.txt").exists()
 
 
@@ -87,5 +89,6 @@ def test_untrusted_submissions_in_parallel(graded):
     r = by["fifo-and-link"]
     assert r.status == statuses.GRADED
     assert any("pipe" in n and "fifo" in n for n in r.notes) and any("notes.txt" in n for n in r.notes)
-    assert untrusted.scan(course / "autograded") == []
-    assert not (course / "autograded" / "fifo-and-link" / zoo.ASSIGNMENT / "notes.txt").exists()
+    autograded = CourseLayout(course).autograded
+    assert untrusted.scan(autograded()) == []
+    assert not (autograded("fifo-and-link", zoo.ASSIGNMENT) / "notes.txt").exists()

@@ -11,12 +11,12 @@ import sys
 import textwrap
 import time
 import uuid
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from coursetools.kernel import LAUNCHER
+from coursetools.layout import CourseLayout
 from coursetools.security import font_cache, sandbox, untrusted
 
 MiB = 1024**2
@@ -38,19 +38,20 @@ def test_the_machine_s_openblas_kernel_choice_reaches_the_sandbox():
 
 def _command(tmp_path, **kw):
     course = tmp_path / "course"
-    cwd = course / "submitted" / "alice" / "hw"
+    cwd = CourseLayout(course).submitted("alice", "hw")
     cwd.mkdir(parents=True)
-    (course / "source" / "hw" / "utils").mkdir(parents=True)
-    (course / "source" / "hw" / "data").mkdir()
-    (course / "source" / "hw" / "hw.ipynb").write_text("{}")
-    (course / "source" / "hw" / ".ipynb_checkpoints").mkdir()
+    source = CourseLayout(course).source("hw")
+    (source / "utils").mkdir(parents=True)
+    (source / "data").mkdir()
+    (source / "hw.ipynb").write_text("{}")
+    (source / ".ipynb_checkpoints").mkdir()
     conn = tmp_path / "conn"
     conn.mkdir()
     (conn / "kernel.json").write_text("{}")
     launcher = str(LAUNCHER)
     cmd = sandbox.bwrap_command([sys.executable, launcher, "--memory", "1", "--", sys.executable, "-m", "ipykernel_launcher"],
                                 cwd=str(cwd), connection_dir=str(conn), connection_file=str(conn / "kernel.json"),
-                                source_dir=str(course / "source" / "hw"), ignore=[".ipynb_checkpoints"],
+                                source_dir=str(source), ignore=[".ipynb_checkpoints"],
                                 hidden=[str(course)], launch_env={"JPY_PARENT_PID": "1", "LANG": "C"},
                                 userns_fd=99 if os.geteuid() == 0 else None, **kw)
     return cmd, course, cwd, conn
@@ -72,11 +73,12 @@ def test_bwrap_command_isolates_the_kernel(tmp_path):
     else:
         assert uid == "65534" and "--unshare-user" in opts and "--drop-to" not in cmd
     # the course folder is never mounted; only the submission (read-only) and the trusted files are
+    source = CourseLayout(course).source("hw")
     sources = [s for s, _ in _pairs(opts, "--ro-bind") + _pairs(opts, "--bind")]
-    assert not any(s == str(course) or s == str(course / "source" / "hw") for s in sources)
+    assert not any(s == str(course) or s == str(source) for s in sources)
     assert (str(cwd), sandbox.INSIDE_SUBMISSION) in _pairs(opts, "--ro-bind")
-    assert (str(course / "source" / "hw" / "utils"), str(cwd / "utils")) in _pairs(opts, "--ro-bind")
-    assert (str(course / "source" / "hw" / "data"), str(cwd / "data")) in _pairs(opts, "--ro-bind")
+    assert (str(source / "utils"), str(cwd / "utils")) in _pairs(opts, "--ro-bind")
+    assert (str(source / "data"), str(cwd / "data")) in _pairs(opts, "--ro-bind")
     assert not any(d.endswith(".ipynb") or ".ipynb_checkpoints" in d for _, d in _pairs(opts, "--ro-bind"))
     assert _pairs(opts, "--bind") == [(str(conn), str(conn))]
     # the working folder is a size-capped tmpfs, mounted after the submission's read-only copy
@@ -181,10 +183,11 @@ def test_symlinked_notebook_is_an_invalid_submission(tmp_path):
 def _course(tmp_path):
     """A minimal course folder: source/hw/ with a trusted utils package, and alice's submission."""
     course = tmp_path / "course"
-    (course / "source" / "hw" / "utils").mkdir(parents=True)
-    (course / "source" / "hw" / "utils" / "__init__.py").write_text("TRUSTED = True\n")
-    (course / "gradebook.db").write_text("not a real gradebook")
-    sub = course / "submitted" / "alice" / "hw"
+    layout = CourseLayout(course)
+    (layout.source("hw") / "utils").mkdir(parents=True)
+    (layout.source("hw") / "utils" / "__init__.py").write_text("TRUSTED = True\n")
+    layout.gradebook.write_text("not a real gradebook")
+    sub = layout.submitted("alice", "hw")
     (sub / "utils").mkdir(parents=True)
     (sub / "utils" / "__init__.py").write_text("TRUSTED = False\n")
     (sub / "notes.txt").write_text("my notes")
@@ -228,8 +231,8 @@ def test_the_kernel_sees_only_its_copy_and_the_trusted_files(tmp_path, monkeypat
     outs, error, _ = run_cells(course, sub, [
         "import os; print(os.getuid(), os.getgid())",
         "from utils import TRUSTED; print('trusted', TRUSTED)",
-        f"print(os.path.exists({str(course / 'gradebook.db')!r}), os.path.exists({str(home / '.ssh')!r}), "
-        f"os.path.exists({str(course / 'source')!r}))",
+        f"print(os.path.exists({str(CourseLayout(course).gradebook)!r}), os.path.exists({str(home / '.ssh')!r}), "
+        f"os.path.exists({str(CourseLayout(course).source())!r}))",
         "print(sorted(os.listdir('.')), open('notes.txt').read())",
         "print(sorted(k for k in os.environ if 'TOKEN' in k or k.startswith('JPY')))",
         """
@@ -396,24 +399,25 @@ def test_plain_nbgrader_drops_links_and_rejects_a_symlinked_notebook(tmp_path):
     from zoo import build as zoo
 
     course = zoo.make_course(tmp_path / "course")
-    release_dir = course / "release" / zoo.ASSIGNMENT
+    layout = CourseLayout(course)
+    release_dir = layout.release(zoo.ASSIGNMENT)
     release_nb = nbformat.read(release_dir / zoo.NOTEBOOK, as_version=4)
     secret = tmp_path / "id_rsa"
     secret.write_text("PRIVATE KEY")
     secret.chmod(0o600)
     for student in ("linker", "copycat"):
-        folder = course / "submitted" / student / zoo.ASSIGNMENT
+        folder = layout.submitted(student, zoo.ASSIGNMENT)
         shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
         nbformat.write(release_nb, folder / zoo.NOTEBOOK)
-    os.symlink(secret, course / "submitted" / "linker" / zoo.ASSIGNMENT / "notes.txt")
-    copycat = course / "submitted" / "copycat" / zoo.ASSIGNMENT / zoo.NOTEBOOK
+    os.symlink(secret, layout.submitted("linker", zoo.ASSIGNMENT) / "notes.txt")
+    copycat = layout.submitted("copycat", zoo.ASSIGNMENT) / zoo.NOTEBOOK
     copycat.unlink()
-    os.symlink(course / "submitted" / "linker" / zoo.ASSIGNMENT / zoo.NOTEBOOK, copycat)
+    os.symlink(layout.submitted("linker", zoo.ASSIGNMENT) / zoo.NOTEBOOK, copycat)
     proc = run_nbgrader(["autograde", zoo.ASSIGNMENT, "--force"], course, check=False)
     log = proc.stdout + proc.stderr
-    graded = course / "autograded" / "linker" / zoo.ASSIGNMENT
+    graded = layout.autograded("linker", zoo.ASSIGNMENT)
     assert (graded / zoo.NOTEBOOK).is_file() and not (graded / "notes.txt").exists(), log[-3000:]
     assert "notes.txt: a symbolic link" in log
-    assert not (course / "autograded" / "copycat" / zoo.ASSIGNMENT).exists()
+    assert not layout.autograded("copycat", zoo.ASSIGNMENT).exists()
     assert "is a symbolic link" in log
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600

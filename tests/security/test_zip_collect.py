@@ -6,14 +6,20 @@ import shutil
 import stat
 import tarfile
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
+from coursetools.layout import CourseLayout
 from coursetools.plugins.zip_collect import SafeCollectorPlugin, SafeExtractorPlugin, id_problem
+from coursetools.settings import ASSIGNMENTS, COURSE, DEFAULT_ASSIGNMENT
 from tests.helpers import release_notebook
 
-CANVAS = "{login}_{late}123_456_Dinosaurus_Island{suffix}.ipynb"
+ASSIGNMENT = DEFAULT_ASSIGNMENT
+NOTEBOOK_NAME = ASSIGNMENTS[ASSIGNMENT].notebooks[0]
+FILE_ID = Path(NOTEBOOK_NAME).stem  # what nbgrader calls the notebook in a collected file's name
+CANVAS = "{login}_{late}123_456_" + FILE_ID + "{suffix}.ipynb"
 NOTEBOOK = nbformat.writes(release_notebook()).encode()
 
 
@@ -139,13 +145,11 @@ def test_total_size_and_file_count_are_capped(tmp_path, caplog):
 
 def collect(tmp_path, names, caplog):
     """Run the collector over files ``names`` in ``extracted/`` (as ZipCollectApp does): ``{name: info}``."""
-    from coursetools.settings import ROOT
-
     folder = tmp_path / "extracted"
     folder.mkdir()
     for name in names:
         (folder / name).write_bytes(NOTEBOOK)
-    plugin = SafeCollectorPlugin(named_regexp=_course_regexp(ROOT))
+    plugin = SafeCollectorPlugin(named_regexp=_course_regexp(COURSE.config))
     got = {}
     with caplog.at_level(logging.WARNING):
         for path in sorted(folder.iterdir()):
@@ -153,11 +157,11 @@ def collect(tmp_path, names, caplog):
     return got
 
 
-def _course_regexp(root):
-    """The file-name pattern the course's nbgrader_config.py sets."""
+def _course_regexp(config):
+    """The file-name pattern the course's nbgrader_config.py (``config``) sets."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    cfg = PyFileConfigLoader(config.name, path=str(config.parent)).load_config()
     return cfg.SafeCollectorPlugin.named_regexp
 
 
@@ -166,8 +170,8 @@ def test_re_uploads_keep_the_latest_and_report_the_rest(tmp_path, caplog):
                   caplog)
     kept = [name for name, info in got.items() if info]
     assert kept == [canvas("jane", "-2", "LATE_"), canvas("zoe")]
-    assert got[canvas("zoe")] == {"student_id": "zoe", "file_id": "Dinosaurus_Island"}
-    assert caplog.text.count("an earlier upload of Dinosaurus_Island by jane; kept the latest") == 2
+    assert got[canvas("zoe")] == {"student_id": "zoe", "file_id": FILE_ID}
+    assert caplog.text.count(f"an earlier upload of {FILE_ID} by jane; kept the latest") == 2
 
 
 def test_bad_student_ids_are_skipped_with_a_reason(tmp_path, caplog):
@@ -177,12 +181,10 @@ def test_bad_student_ids_are_skipped_with_a_reason(tmp_path, caplog):
 
 
 def _course(tmp_path):
-    from coursetools.settings import ROOT
-
-    course = tmp_path / "course"
-    (course / "release" / "dinosaurus_island").mkdir(parents=True)
-    (course / "release" / "dinosaurus_island" / "Dinosaurus_Island.ipynb").write_bytes(NOTEBOOK)
-    (course / "nbgrader_config.py").write_text(f"c = get_config()\nload_subconfig({str(ROOT / 'nbgrader_config.py')!r})\n")
+    course = CourseLayout(tmp_path / "course")
+    course.release(ASSIGNMENT).mkdir(parents=True)
+    (course.release(ASSIGNMENT) / NOTEBOOK_NAME).write_bytes(NOTEBOOK)
+    course.config.write_text(f"c = get_config()\nload_subconfig({str(COURSE.config)!r})\n")
     return course
 
 
@@ -192,7 +194,7 @@ def test_nbgrader_zip_collect_survives_a_hostile_class(tmp_path):
     from coursetools.course import run_nbgrader
 
     course = _course(tmp_path)
-    archive = course / "downloaded" / "dinosaurus_island" / "archive"
+    archive = course.downloaded(ASSIGNMENT) / "archive"
     archive.mkdir(parents=True)
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as z:
@@ -208,17 +210,17 @@ def test_nbgrader_zip_collect_survives_a_hostile_class(tmp_path):
         z.writestr(canvas("bob "), NOTEBOOK)
         z.writestr("mallory_1_2_x.zip", inner.getvalue())
         z.writestr(canvas("zoe"), NOTEBOOK)
-    proc = run_nbgrader(["zip_collect", "dinosaurus_island", "--force"], course, check=False)
+    proc = run_nbgrader(["zip_collect", ASSIGNMENT, "--force"], course.root, check=False)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
-    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["jane", "zoe"]
-    jane = course / "submitted" / "jane" / "dinosaurus_island" / "Dinosaurus_Island.ipynb"
+    assert sorted(p.name for p in course.submitted().iterdir()) == ["jane", "zoe"]
+    jane = course.submitted("jane", ASSIGNMENT) / NOTEBOOK_NAME
     assert jane.read_bytes() == NOTEBOOK and stat.S_IMODE(jane.stat().st_mode) & 0o7111 == 0
-    assert files_under(course / "downloaded" / "dinosaurus_island") == sorted([
+    assert files_under(course.downloaded(ASSIGNMENT)) == sorted([
         "archive/submissions.zip", f"extracted/submissions/{canvas('..')}", f"extracted/submissions/{canvas('alice[1]')}",
         f"extracted/submissions/{canvas('bob ')}", f"extracted/submissions/{canvas('jane')}",
         f"extracted/submissions/{canvas('jane', '-1')}", f"extracted/submissions/{canvas('zoe')}"])
     assert not (tmp_path / "slip").exists() and not list(tmp_path.glob("**/*victim*"))
-    for words in ("an earlier upload of Dinosaurus_Island by jane", "holds '['", "starts or ends with a space",
+    for words in (f"an earlier upload of {FILE_ID} by jane", "holds '['", "starts or ends with a space",
                   "names a folder", "leaves the extraction folder", "an archive inside the archive"):
         assert words in log, words

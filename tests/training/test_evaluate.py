@@ -9,12 +9,12 @@ import pytest
 from nbclient import NotebookClient
 
 from coursetools.course import copy_shared
-from coursetools.settings import ASSIGNMENTS, ROOT, SOURCE_DIR
+from coursetools.settings import ASSIGNMENTS, COURSE, MODELS_DIR
 from training import evaluate
 from utils.name_eval import CHAR_TO_IX, IX_TO_CHAR, RNN_VARIANTS, encode_name, load_course_rnn
 
 ASSIGNMENT = ASSIGNMENTS["going_further"]
-NOTEBOOK = SOURCE_DIR / ASSIGNMENT.name / ASSIGNMENT.notebooks[0]
+NOTEBOOK = COURSE.source(ASSIGNMENT.name) / ASSIGNMENT.notebooks[0]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_reset_variant_starts_every_name_from_zero(solution, split):
 
 def test_shipped_course_rnn_variants():
     assert "models/course_rnn.npz" in ASSIGNMENT.shared
-    variants = load_course_rnn(ROOT / "models" / "course_rnn.npz")
+    variants = load_course_rnn(MODELS_DIR / "course_rnn.npz")
     assert set(variants) == set(RNN_VARIANTS)
     for v in variants.values():
         assert v["parameters"]["Waa"].shape == (50, 50)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 
+from coursetools.layout import CourseLayout
 from zoo import build as zoo
 
 ASSIGNMENT, NOTEBOOK = zoo.ASSIGNMENT, zoo.NOTEBOOK
@@ -70,7 +71,7 @@ class Context:
     @property
     def fields(self):
         return {"course": str(self.course), "home": str(self.home), "marker": self.marker, "port": self.port,
-                "gradebook": str(self.course / "gradebook.db"), "assignment": ASSIGNMENT, "notebook": NOTEBOOK,
+                "gradebook": str(CourseLayout(self.course).gradebook), "assignment": ASSIGNMENT, "notebook": NOTEBOOK,
                 "victim": VICTIMS[1]}
 
 
@@ -262,7 +263,7 @@ def _extra_files(attack, folder, ctx):
         path = folder / name
         if kind == "notebook-symlink":
             path.unlink(missing_ok=True)
-            os.symlink(ctx.course / "submitted" / VICTIMS[1] / ASSIGNMENT / NOTEBOOK, path)
+            os.symlink(CourseLayout(ctx.course).submitted(VICTIMS[1], ASSIGNMENT) / NOTEBOOK, path)
         elif kind == "symlink":
             os.symlink(ctx.home / ".ssh" / "id_rsa" if target == "secret" else ctx.home, path)
         elif kind == "fifo":
@@ -284,18 +285,19 @@ def make_home(home):
 def build_class(course_dir, ctx_fields, attacks=ATTACKS):
     """Build the hostile class at ``course_dir``; ``ctx_fields``: home, marker, port. Returns the Context."""
     course = zoo.make_course(course_dir)
-    with open(course / "nbgrader_config.py", "a") as f:
+    layout = CourseLayout(course)
+    with open(layout.config, "a") as f:
         f.write(ATTACK_CONFIG)
     ctx = Context(course=course, **ctx_fields)
-    release_dir = course / "release" / ASSIGNMENT
+    release_dir = layout.release(ASSIGNMENT)
     release_nb = nbformat.read(release_dir / NOTEBOOK, as_version=4)
-    source_nb = nbformat.read(course / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    source_nb = nbformat.read(layout.source(ASSIGNMENT) / NOTEBOOK, as_version=4)
     for victim in VICTIMS:
-        folder = course / "submitted" / victim / ASSIGNMENT
+        folder = layout.submitted(victim, ASSIGNMENT)
         shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
         nbformat.write(zoo.filled(release_nb, source_nb), folder / NOTEBOOK)
     for attack in attacks:
-        folder = course / "submitted" / attack.name / ASSIGNMENT
+        folder = layout.submitted(attack.name, ASSIGNMENT)
         shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
         nbformat.write(_notebook(attack, release_nb, source_nb, ctx), folder / NOTEBOOK)
         _extra_files(attack, folder, ctx)

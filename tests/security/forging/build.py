@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import nbformat
 
+from coursetools.layout import CourseLayout
 from zoo.build import ASSIGNMENT, CELLS, NOTEBOOK, _by_id, filled, make_course
 
 # The forging course's extra caps (appended to its nbgrader_config.py).
@@ -368,13 +369,14 @@ def build(course_dir, attacks=ATTACKS):
     import shutil
 
     course = make_course(course_dir)
-    with open(course / "nbgrader_config.py", "a") as f:
+    layout = CourseLayout(course)
+    with open(layout.config, "a") as f:
         f.write(FORGING_CONFIG)
-    release_dir = course / "release" / ASSIGNMENT
+    release_dir = layout.release(ASSIGNMENT)
     release_nb = nbformat.read(release_dir / NOTEBOOK, as_version=4)
-    source_nb = nbformat.read(course / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    source_nb = nbformat.read(layout.source(ASSIGNMENT) / NOTEBOOK, as_version=4)
     for attack in attacks:
-        folder = course / "submitted" / attack.name / ASSIGNMENT
+        folder = layout.submitted(attack.name, ASSIGNMENT)
         shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
         nbformat.write(_notebook(attack, release_nb, source_nb), folder / NOTEBOOK)
     return course
