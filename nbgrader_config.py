@@ -45,6 +45,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "coursetools.plugins.safe_notebook.SanitizeAutograded",  # the formgrader shows autograded/ unsanitised
     "coursetools.plugins.untrusted_files.DropUntrustedFiles",  # before nbgrader's permission step
 ]
 c.CappedKernelManager.memory_limit_bytes = settings.KERNEL_MEMORY_LIMIT_BYTES

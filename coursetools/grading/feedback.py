@@ -2,19 +2,23 @@
 
 :func:`generate_feedback` runs ``nbgrader generate_feedback`` (which applies the
 course's feedback plugins, :mod:`coursetools.plugins.feedback`), then checks
-what it wrote: nothing but the notebooks' pages in ``feedback/``, and no
-hidden-test line in them, plainly or encoded (:func:`scan_for_leaks`).
+what it wrote: nothing but the notebooks' pages (and nbgrader's own files) in
+``feedback/``, and no hidden-test line and no line of the instructor's solution
+in them, in any case, plainly or encoded (:func:`scan_for_leaks`).
 """
 
 import html
 import re
+from pathlib import Path
 
 import nbformat
 
 from ..course import run_nbgrader
 from ..layout import CourseLayout
-from ..security.hidden_tests import find_encoded, hidden_lines, strip_ansi
+from ..security.feedback_html import is_nbgrader_file
+from ..security.hidden_tests import MIN_SECRET_LEN, find_encoded, hidden_lines, strip_ansi
 
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
@@ -37,34 +41,64 @@ def notebook_text(path):
     return _SPACE.sub(" ", "\n".join(parts))
 
 
+def _public_source(course, assignment, name):
+    """The cell sources of the released notebook ``name`` (what every student sees anyway)."""
+    rel = course.release(assignment) / name
+    if not rel.exists():
+        return ""
+    return "\n".join(c.source for c in nbformat.read(rel, as_version=4).cells)
+
+
 def secret_lines(course, assignment):
     """Hidden-test lines of the source notebooks of ``assignment`` that the release does not show."""
     course = CourseLayout(course)
     secrets = []
     for src in sorted(course.source(assignment).glob("*.ipynb")):
-        rel = course.release(assignment) / src.name
-        public = rel.read_text() if rel.exists() else ""
-        public_src = ""
-        if public:
-            public_src = "\n".join(c.source for c in nbformat.reads(public, as_version=4).cells)
+        public = _public_source(course, assignment, src.name)
         for cell in nbformat.read(src, as_version=4).cells:
-            secrets += hidden_lines(cell.source, public_src)
+            secrets += hidden_lines(cell.source, public)
     return sorted(set(secrets))
 
 
+def solution_lines(course, assignment):
+    """Lines of the instructor's solutions (``### BEGIN SOLUTION`` blocks) that the release does not show,
+    long enough to say something (:data:`~coursetools.security.hidden_tests.MIN_SECRET_LEN`)."""
+    course = CourseLayout(course)
+    lines = set()
+    for src in sorted(course.source(assignment).glob("*.ipynb")):
+        public = {ln.strip() for ln in _public_source(course, assignment, src.name).splitlines()}
+        for cell in nbformat.read(src, as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                marker = line.strip()
+                if marker in (BEGIN_SOLUTION, END_SOLUTION):
+                    inside = marker == BEGIN_SOLUTION
+                elif inside and len(marker) >= MIN_SECRET_LEN and marker not in public and not marker.startswith("#"):
+                    lines.add(marker)
+    return sorted(lines)
+
+
+def own_code(notebook):
+    """The stripped lines of a notebook's code cells: what its author wrote (or was given)."""
+    if not Path(notebook).is_file():
+        return set()
+    return {ln.strip() for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"
+            for ln in c.source.splitlines()}
+
+
 def _whole(line):
-    """A pattern for ``line`` that does not match inside a longer identifier."""
+    """A pattern for ``line``, in any case, that does not match inside a longer identifier."""
     head = r"(?<!\w)" if re.match(r"\w", line) else ""
     tail = r"(?!\w)" if re.search(r"\w$", line) else ""
-    return re.compile(head + re.escape(line) + tail)
+    return re.compile(head + re.escape(line) + tail, re.IGNORECASE)
 
 
 def scan_for_leaks(paths, secrets):
     """``[(path, secret line)]`` for every secret line visible in one of the HTML/notebook files.
 
-    Plain lines are looked for in the visible text; encoded ones (base64 in any alignment, URL-safe,
-    wrapped; hex; reversed; ROT13: :func:`coursetools.security.hidden_tests.find_encoded`) in the
-    whole file, attributes included, and reported as ``"<line> (<encoding>)"``.
+    Plain lines are looked for in the visible text, in any case; encoded ones (base64, hex, compressed,
+    reversed, ROT13, any case: :func:`coursetools.security.hidden_tests.find_encoded`) in the whole
+    file, attributes included, and reported as ``"<line> (<encoding>)"``.
     """
     leaks = []
     # whole lines only: "_history = []" (hidden) must not match inside "loss_history = []" (public)
@@ -79,16 +113,35 @@ def scan_for_leaks(paths, secrets):
 
 
 def generate_feedback(course, assignment):
-    """Run ``nbgrader generate_feedback`` in ``course``, then scan the output; return the leaks found."""
-    layout = CourseLayout(course)
+    """Run ``nbgrader generate_feedback`` in ``course``, then scan what it wrote (:func:`scan_feedback`);
+    return the leaks found."""
     run_nbgrader(["generate_feedback", assignment, "--force"], course)
+    return scan_feedback(course, assignment)
+
+
+def scan_feedback(course, assignment):
+    """``[(path, what leaks)]`` for the feedback folders of ``assignment`` in ``course``.
+
+    A feedback folder may hold the notebooks' pages and nbgrader's own ``timestamp.txt`` and
+    ``submission_secret.txt`` (``release_feedback`` needs them); anything else is reported. Each page
+    is scanned for the hidden tests' lines, and for the lines of the instructor's solution that its
+    student did not write in their own code cells (only a hole in the sandbox could show those).
+    """
+    layout = CourseLayout(course)
     pages = {p.stem + ".html" for p in layout.source(assignment).glob("*.ipynb")}
     folders = sorted(layout.feedback().glob(f"*/{assignment}"))
     files = sorted(p for folder in folders for p in folder.rglob("*") if p.is_symlink() or not p.is_dir())
-    extra = [p for p in files if p.parent not in folders or p.name not in pages or p.is_symlink()]
+    extra = [p for p in files if (p.parent not in folders or p.name not in pages or p.is_symlink())
+             and not (p.parent in folders and is_nbgrader_file(p))]
     leaks = [(str(p), "a file other than a notebook's feedback page (it would be released)") for p in extra]
-    files = [p for p in files if p not in extra]
-    leaks += scan_for_leaks(files, secret_lines(course, assignment))
-    print(f"feedback: {len(files)} file(s) under {layout.feedback()}, "
-          f"{len(leaks)} hidden-test line(s) found in them")
+    files = [p for p in files if p not in extra and p.name in pages]
+    hidden, solution = secret_lines(course, assignment), solution_lines(course, assignment)
+    for page in files:
+        student = page.parent.parent.name
+        written = own_code(layout.autograded(student, assignment) / f"{page.stem}.ipynb")
+        leaks += scan_for_leaks([page], hidden)
+        leaks += [(path, f"{line} (solution)") for path, line in
+                  scan_for_leaks([page], [s for s in solution if s not in written])]
+    print(f"feedback: {len(files)} page(s) under {layout.feedback()}, "
+          f"{len(leaks)} leak(s) found in them")
     return leaks

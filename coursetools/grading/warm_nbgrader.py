@@ -55,6 +55,7 @@ PRELOAD = (
     "coursetools.plugins.execute",
     "coursetools.plugins.untrusted_files",
     "coursetools.plugins.notebook_metadata",
+    "coursetools.plugins.safe_notebook",
     "numpy",
     "matplotlib",
     "matplotlib.pyplot",

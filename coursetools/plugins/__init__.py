@@ -4,6 +4,7 @@
   trusted verdicts of :mod:`coursetools.security`, plugged into nbgrader's Execute step);
 * :mod:`.untrusted_files`: ``DropUntrustedFiles`` (links and special files never graded or kept);
 * :mod:`.notebook_metadata`: ``DropEmptyNbgraderMetadata`` (a repair nbgrader 0.9 needs);
+* :mod:`.safe_notebook`: ``SanitizeAutograded`` (the graded copy is safe to open in the formgrader);
 * :mod:`.feedback`: ``SanitizeFeedback``, ``HideHiddenTests``, the feedback template and its hook;
 * :mod:`.zip_collect`: safe extraction and collection of an LMS download.
 

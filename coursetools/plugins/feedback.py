@@ -22,16 +22,14 @@ that an instructor opens in the formgrader). The course plugs in, in order:
 """
 
 import logging
-import re
 import shutil
 from pathlib import Path
 
 import nbgrader
 from nbgrader.preprocessors import NbGraderPreprocessor
-from nbgrader.utils import parse_utc
 
 from ..layout import CourseLayout
-from ..security.feedback_html import clean_notebook
+from ..security.feedback_html import clean_notebook, is_nbgrader_file
 from ..security.hidden_tests import hide_in_cell
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"  # holds feedback/, found before nbgrader's own
@@ -48,7 +46,7 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-def _source_folder(preprocessor, resources):
+def source_folder_of(preprocessor, resources):
     """``source/<assignment>/`` of the course whose feedback is being made, or None."""
     nbg = resources.get("nbgrader") or {}
     if nbg.get("source_folder"):  # given by a preview that has no course folder (the tests)
@@ -73,7 +71,7 @@ class SanitizeFeedback(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         notebook = (resources.get("nbgrader") or {}).get("notebook")
-        redacted, labels = clean_notebook(nb, _source_folder(self, resources), notebook)
+        redacted, labels = clean_notebook(nb, source_folder_of(self, resources), notebook)
         if redacted:
             self.log.warning("feedback: removed output that shows hidden test code")
         resources["feedback_labels"] = labels
@@ -97,37 +95,13 @@ def keep_only_notebook_html(assignment=None, student=None, notebooks=(), **_):
     for path in sorted(folder.iterdir()):
         if path.name in keep and path.is_file() and not path.is_symlink():
             continue
-        if path.name in RELEASE_FILES and RELEASE_FILES[path.name](path):
+        if is_nbgrader_file(path):
             continue  # nbgrader's own files from submitted/: release_feedback reads them
         log.warning("feedback: removed %s (only the notebook's feedback page is released)", path)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink()
-
-
-def _small_regular_file(path, limit=256):
-    return not path.is_symlink() and path.is_file() and path.stat().st_size <= limit
-
-
-def _is_timestamp_file(path):
-    """A regular file holding one timestamp, as nbgrader writes ``timestamp.txt``."""
-    if not _small_regular_file(path):
-        return False
-    try:
-        parse_utc(path.read_text().strip())
-    except Exception:  # not a timestamp: not nbgrader's file
-        return False
-    return True
-
-
-def _is_submission_secret(path):
-    """A regular file holding one token, as ``nbgrader submit`` writes ``submission_secret.txt``."""
-    return _small_regular_file(path) and re.fullmatch(r"[A-Za-z0-9+/=_\-]{8,200}", path.read_text().strip()) is not None
-
-
-# Files of nbgrader's own that `nbgrader release_feedback` reads next to the page, with their check.
-RELEASE_FILES = {"timestamp.txt": _is_timestamp_file, "submission_secret.txt": _is_submission_secret}
 
 
 def template_basedirs():

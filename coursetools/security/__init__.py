@@ -17,8 +17,9 @@ security core", says what each part guarantees and which tests hold it).
   (``GradebookGuard``, ``GradebookError``, ``GradebookTampered``);
 * :mod:`.hidden_tests` and :mod:`.feedback_html`: no hidden-test line and no
   script reach a student's or a TA's browser through feedback
-  (``hide_in_cell``, ``hidden_lines``, ``find_encoded``, ``strip_ansi``;
-  ``clean_notebook``, ``clean_student_html``).
+  (``hide_in_cell``, ``hidden_lines``, ``find_encoded``, ``strip_ansi``,
+  ``MIN_SECRET_LEN``; ``clean_notebook``, ``clean_autograded``,
+  ``clean_student_html``, ``instructor_markdown``, ``is_nbgrader_file``).
 
 Nothing here imports the course's runners, plugins or command line.
 """
@@ -32,6 +33,6 @@ SURFACE = {
     "trusted_tests": ("TrustedTestsMixin",),
     "untrusted": ("safe_copy", "sweep", "scan", "notebook_problem", "notes"),
     "gradebook_guard": ("GradebookGuard", "GradebookError", "GradebookTampered"),
-    "hidden_tests": ("hide_in_cell", "hidden_lines", "find_encoded", "strip_ansi"),
-    "feedback_html": ("clean_notebook", "clean_student_html"),
+    "hidden_tests": ("hide_in_cell", "hidden_lines", "find_encoded", "strip_ansi", "MIN_SECRET_LEN"),
+    "feedback_html": ("clean_notebook", "clean_autograded", "clean_student_html", "instructor_markdown", "is_nbgrader_file"),
 }

@@ -23,6 +23,7 @@ plugin :class:`coursetools.plugins.feedback.SanitizeFeedback`) makes it safe:
 """
 
 import base64
+import json
 import mimetypes
 import re
 from pathlib import Path
@@ -31,6 +32,7 @@ import bleach
 import nbformat
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbformat.v4 import new_output
+from nbgrader.utils import parse_utc
 
 from .hidden_tests import MIN_SECRET_LEN, find_encoded, split_hidden, strip_ansi
 
@@ -58,11 +60,13 @@ ALLOWED_TAGS = frozenset({
 SAFE_IMAGE_URI = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*", re.I)
 
 
+SAFE_LINK = re.compile(r"(https?:|mailto:|#)", re.I)  # where a student's link may point
+
+
 def _allowed_attribute(tag, name, value):
-    if name == "class":
-        return True
+    # No ``class``: student markup must not borrow the page's own classes (a fake score box).
     if tag == "a":
-        return name in ("href", "title")
+        return name == "title" or (name == "href" and bool(SAFE_LINK.match("".join(value.split()))))
     if tag == "img":
         return name in ("alt", "title", "width", "height") or (name == "src" and bool(SAFE_IMAGE_URI.fullmatch(value)))
     if tag in ("td", "th"):
@@ -72,8 +76,9 @@ def _allowed_attribute(tag, name, value):
 
 def clean_student_html(html):
     """``html`` written by a submission, sanitised with bleach: no script, style, event handler, iframe,
-    object/embed, form or SVG; links only to http(s) and mailto; images only as embedded PNG/JPEG/GIF.
-    Everything else is shown as text. (The template's ``course_clean_html`` filter.)"""
+    object/embed, form or SVG, no ``class`` (the page's own look stays the page's); links only to http(s),
+    mailto and anchors of the page; images only as embedded PNG/JPEG/GIF. Everything else is shown as
+    text. (The template's ``course_clean_html`` filter.)"""
     cleaner = bleach.Cleaner(tags=ALLOWED_TAGS, attributes=_allowed_attribute,
                              protocols={"http", "https", "mailto", "data"}, strip=False, strip_comments=True)
     return cleaner.clean(str(html))
@@ -99,8 +104,10 @@ def _size(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 100_000
 
 
-def clean_output(out):
-    """The output ``out`` reduced to what renders safely, or None when nothing is left."""
+def clean_output(out, where="feedback"):
+    """The output ``out`` reduced to what renders safely, or None when nothing is left.
+
+    An output left with nothing safe becomes a one-line note that it is not shown in ``where``."""
     kind = out.get("output_type")
     if kind == "stream":
         return out if out.get("name") in ("stdout", "stderr") else None
@@ -127,7 +134,7 @@ def clean_output(out):
         data[mime] = value
     if not data:
         dropped = ", ".join(sorted(out.get("data") or {})) or "nothing"
-        data["text/plain"] = f"[output not shown in feedback: {dropped}]"
+        data["text/plain"] = f"[output not shown in {where}: {dropped}]"
     out["data"] = data
     meta = {}
     for mime in IMAGE_TYPES:  # only numeric sizes of images survive
@@ -272,3 +279,59 @@ def clean_notebook(nb, source_folder=None, notebook=None):
         if nbg.get("grade") and not nbg.get("solution"):
             labels[nbg["grade_id"]] = test_cell_label(nbg["grade_id"])
     return redacted, labels
+
+
+def clean_autograded(nb, trusted_markdown=frozenset()):
+    """Make an autograded notebook safe for every viewer, in place; return how many cells changed.
+
+    The formgrader renders ``autograded/`` notebooks with nbconvert and no sanitiser, so what the
+    grader writes there must already be safe: outputs as in feedback (:func:`clean_output`), the
+    Markdown cells that are not the instructor's (``trusted_markdown``: their sources) rendered and
+    cleaned (:func:`student_markdown_html`), attachments and cell metadata as in feedback, and no
+    widget state. Error outputs and nbgrader's metadata stay, so scores are untouched.
+    """
+    changed = 0
+    nb.metadata.pop("widgets", None)
+    for index, cell in enumerate(nb.cells):
+        before = json.dumps(cell, sort_keys=True, default=str)
+        clean_cell_metadata(cell, index)
+        if cell.cell_type == "markdown":
+            clean_attachments(cell)
+            if cell.source not in trusted_markdown:
+                cell.source = student_markdown_html(cell.source)
+        elif cell.cell_type == "code":
+            outputs = (clean_output(out, "the grader's copy") for out in cell.get("outputs", []))
+            cell.outputs = [o for o in outputs if o is not None]
+        changed += before != json.dumps(cell, sort_keys=True, default=str)
+    return changed
+
+
+def _small_regular_file(path, limit=256):
+    return not path.is_symlink() and path.is_file() and path.stat().st_size <= limit
+
+
+def _is_timestamp_file(path):
+    """A regular file holding one timestamp, as nbgrader writes ``timestamp.txt``."""
+    if not _small_regular_file(path):
+        return False
+    try:
+        parse_utc(path.read_text().strip())
+    except Exception:  # not a timestamp: not nbgrader's file
+        return False
+    return True
+
+
+def _is_submission_secret(path):
+    """A regular file holding one token, as ``nbgrader submit`` writes ``submission_secret.txt``."""
+    return _small_regular_file(path) and re.fullmatch(r"[A-Za-z0-9+/=_\-]{8,200}", path.read_text().strip()) is not None
+
+
+# Files of nbgrader's own that `nbgrader release_feedback` reads next to the page, with their check.
+RELEASE_FILES = {"timestamp.txt": _is_timestamp_file, "submission_secret.txt": _is_submission_secret}
+
+
+def is_nbgrader_file(path):
+    """Whether ``path`` in a feedback folder is one of nbgrader's own files that ``release_feedback`` needs
+    (``timestamp.txt`` holding one timestamp, ``submission_secret.txt`` one token), not something a kernel wrote."""
+    path = Path(path)
+    return path.name in RELEASE_FILES and RELEASE_FILES[path.name](path)

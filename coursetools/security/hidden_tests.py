@@ -13,8 +13,12 @@ failed hidden check.
 """
 
 import base64
+import binascii
+import bz2
 import codecs
+import lzma
 import re
+import zlib
 
 from nbformat.v4 import new_output
 
@@ -25,6 +29,11 @@ PLACEHOLDER_FRAME = "[a hidden test failed here: its code is not shown]"
 PLACEHOLDER_OUTPUT = "[the output of the hidden tests is not shown]\n"
 MIN_SECRET_LEN = 12  # shorter lines ("return r", "])") say nothing about a test
 MIN_ENCODED = 16  # shortest encoded core searched for (shorter ones would match by chance)
+MAX_DECODE_DEPTH = 3  # layers of encoding undone: base64(zlib(hex(x))) is three
+MAX_DECODED_BYTES = 8 * 1024**2  # decoded and inflated per scanned text, in all (a page's figures are far less)
+MAX_SHIFTED_RUN = 64 * 1024  # base64 runs up to this long are also decoded from their 2nd, 3rd and 4th character
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
 
 
 def strip_ansi(text):
@@ -134,20 +143,101 @@ def encoded_forms(secret):
     return forms
 
 
+def _squeeze(text):
+    return re.sub(r"\s+", "", text)
+
+
+def _inflate(data, budget):
+    """``data`` decompressed as zlib, gzip, bz2 or lzma (at most ``budget`` bytes), or None."""
+    if budget <= 0:  # zlib reads a max_length of 0 as "no limit"
+        return None
+    for make in (lambda: zlib.decompressobj(wbits=47), bz2.BZ2Decompressor, lzma.LZMADecompressor):  # 47: zlib or gzip
+        try:
+            inflated = make().decompress(data, budget)
+        except (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError):
+            continue
+        if inflated:
+            return inflated
+    return None
+
+
+def _mostly_text(data):
+    """Whether ``data`` reads as text: at least 90% printable ASCII or whitespace (UTF-8 text of code does)."""
+    sample = data[:4096]
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+    return bool(sample) and printable >= 0.9 * len(sample)
+
+
+def decoded_texts(text, depth=MAX_DECODE_DEPTH, budget=None):
+    """``[(how, text)]``: what ``text`` carries in base64 or hex runs, decoded, and inflated when compressed
+    (zlib, gzip, bz2, lzma), down to ``depth`` layers (``base64(zlib(hex(x)))``). At most
+    :data:`MAX_DECODED_BYTES` are decoded in all, so a page full of data never costs the grader more."""
+    budget = budget if budget is not None else [MAX_DECODED_BYTES]
+    found = []
+    if depth <= 0 or budget[0] <= 0:
+        return found
+    squeezed = _squeeze(text)
+    runs = [("base64", m.group(0)) for m in _B64_RUN.finditer(squeezed)]
+    runs += [("hex", m.group(0)) for m in _HEX_RUN.finditer(squeezed)]
+    for kind, run in runs:
+        if budget[0] <= 0:
+            break
+        for data in _decodings(kind, run, budget[0]):
+            budget[0] -= len(data)
+            layers = [(kind, data)]
+            inflated = _inflate(data, budget[0])
+            if inflated:
+                budget[0] -= len(inflated)
+                layers.append((f"compressed {kind}", inflated))
+            for how, raw in layers:
+                if not _mostly_text(raw):
+                    continue  # random bytes (an image, a wrong alignment): nothing a student wrote in there
+                inner = raw.decode("utf-8", errors="ignore")
+                found.append((how, inner))
+                found += [(f"{inner_how} in {how}", x) for inner_how, x in decoded_texts(inner, depth - 1, budget)]
+    return found
+
+
+def _decodings(kind, run, budget):
+    """The bytes ``run`` may stand for: hex; or base64 (standard and URL-safe; for a short run, every
+    alignment, since text before it may have run into it). Never more than ``budget`` bytes each."""
+    run = run[: budget * 2]  # neither encoding is denser than two characters a byte
+    if kind == "hex":
+        return [bytes.fromhex(run[: len(run) // 2 * 2])]
+    out = []
+    for table in (None, str.maketrans("-_", "+/")):
+        body = (run.translate(table) if table else run).rstrip("=")
+        for skip in range(4 if len(body) <= MAX_SHIFTED_RUN else 1):
+            part = body[skip:]
+            part = part[: len(part) - len(part) % 4] + ("" if len(part) % 4 < 2 else part[len(part) - len(part) % 4:])
+            try:
+                out.append(base64.b64decode(part + "=" * (-len(part) % 4), validate=True))
+            except (binascii.Error, ValueError):
+                continue
+    return out
+
+
 def find_encoded(text, secrets):
-    """``[(secret, encoding)]`` for each secret found in ``text`` in one of :func:`encoded_forms`."""
-    squeezed = re.sub(r"\s+", "", text)  # base64 is often wrapped at 76 characters
-    lowered = squeezed.lower()
+    """``[(secret, encoding)]`` for each secret that ``text`` shows other than plainly: base64 (standard or
+    URL-safe, any alignment, wrapped), hex, compressed (zlib, gzip, bz2, lzma) inside either, reversed,
+    ROT13, and any of these upper- or lower-cased. Plain (any case) is the caller's to look for."""
+    squeezed = _squeeze(text)
+    folded = squeezed.casefold()
+    decoded = [(how, _squeeze(inner).casefold()) for how, inner in decoded_texts(text)]
     found = []
     for secret in secrets:
+        wanted = _squeeze(secret).casefold()
+        how = None
         for name, forms in encoded_forms(secret).items():
-            if name == "hex":
-                hit = any(f in lowered for f in forms)
-            elif name in ("reversed", "rot13"):
-                hit = any(f in text for f in forms)
+            if name in ("hex", "reversed", "rot13"):
+                hit = any(_squeeze(f).casefold() in folded for f in forms)
             else:
                 hit = any(f in squeezed for f in forms)
             if hit:
-                found.append((secret, name))
+                how = name
                 break
+        if how is None:
+            how = next((h for h, inner in decoded if wanted in inner), None)
+        if how is not None:
+            found.append((secret, how))
     return found

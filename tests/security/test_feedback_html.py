@@ -2,9 +2,16 @@
 hidden tests kept out in other encodings too."""
 
 import base64
+import bz2
 import codecs
+import collections
+import gzip
+import lzma
+import html
 import html.parser
 import os
+from pathlib import Path
+import zlib
 
 import nbformat
 import pytest
@@ -170,7 +177,17 @@ def test_only_the_notebooks_feedback_page_stays_in_the_feedback_folder(tmp_path)
     lambda s: s.encode().hex().upper(),
     lambda s: s[::-1],
     lambda s: codecs.encode(s, "rot13"),
-], ids=["b64", "b64-shift1", "b64-inside", "b64-wrapped", "b64-urlsafe", "hex", "HEX", "reversed", "rot13"])
+    lambda s: base64.b64encode(s.upper().encode()).decode(),
+    lambda s: s[::-1].upper(),
+    lambda s: base64.b64encode(zlib.compress(s.encode())).decode(),
+    lambda s: base64.b64encode(gzip.compress(s.encode())).decode(),
+    lambda s: base64.urlsafe_b64encode(zlib.compress(("x = 1\n" + s).encode(), 9)).decode(),
+    lambda s: bz2.compress(s.encode()).hex(),
+    lambda s: base64.b64encode(lzma.compress(s.encode() * 3)).decode(),
+    lambda s: base64.b64encode(s.encode().hex().encode()).decode(),
+    lambda s: "x" + base64.b64encode(zlib.compress(s.lower().encode())).decode(),
+], ids=["b64", "b64-shift1", "b64-inside", "b64-wrapped", "b64-urlsafe", "hex", "HEX", "reversed", "rot13", "b64-UPPER",
+        "REVERSED", "zlib-b64", "gzip-b64", "zlib-urlsafe", "bz2-hex", "lzma-b64", "hex-in-b64", "zlib-lower-glued"])
 def test_encoded_hidden_lines_are_found(encode):
     text = "Here is what I found: " + encode(HIDDEN) + " (printed by my cell)"
     assert hidden_tests.find_encoded(text, [HIDDEN])
@@ -179,6 +196,13 @@ def test_encoded_hidden_lines_are_found(encode):
 def test_ordinary_output_is_no_encoded_leak():
     text = base64.b64encode(os.urandom(3000)).decode() + " loss 23.1 " + "iteration 2000 " * 50
     assert hidden_tests.find_encoded(text, [HIDDEN]) == []
+
+
+def test_a_compressed_bomb_is_inflated_only_up_to_the_scans_budget():
+    bomb = base64.b64encode(zlib.compress(b"a" * (48 * 2**20))).decode()
+    decoded = hidden_tests.decoded_texts("look: " + bomb)
+    assert decoded and sum(len(text) for _, text in decoded) <= hidden_tests.MAX_DECODED_BYTES
+    assert hidden_tests.find_encoded("look: " + bomb, [HIDDEN]) == []
 
 
 def test_a_students_output_that_shows_hidden_tests_is_removed_from_feedback(tmp_path):
@@ -209,8 +233,9 @@ EVIL_CELLS = [
 
 @pytest.mark.slow
 def test_real_feedback_of_a_hostile_submission_is_one_clean_page(tmp_path):
-    """Grade a correct submission with hostile cells appended, generate feedback as `course feedback` does:
-    one file per notebook, nothing executable, every test cell named, no hidden-test line in any encoding."""
+    """Grade a correct submission that came through the exchange, with hostile cells appended, and generate
+    feedback as `course feedback` does: one page per notebook beside nbgrader's own files, nothing executable,
+    every test cell named, no hidden-test line in any encoding."""
     import shutil
 
     from coursetools.grading.feedback import generate_feedback, secret_lines
@@ -226,12 +251,15 @@ def test_real_feedback_of_a_hostile_submission_is_one_clean_page(tmp_path):
                 nbformat.read(layout.source(ASSIGNMENT) / NOTEBOOK, as_version=4))
     nb.cells += [new_code_cell(code) for code in EVIL_CELLS]
     nbformat.write(nb, folder / NOTEBOOK)
+    # what `nbgrader collect` leaves beside a submission that came through the exchange
+    (folder / "timestamp.txt").write_text("2026-12-03 06:51:38.123456 UTC")
+    (folder / "submission_secret.txt").write_text("9f2c1e0a7b6d4c3e8f1a2b3c4d5e6f70")
     results = grade_batch(course, ASSIGNMENT, log=lambda *_: None)
     assert [r.status for r in results] == ["graded"]
     leaks = generate_feedback(course, ASSIGNMENT)
-    assert leaks == []
+    assert leaks == []  # nbgrader's own files pass: `release_feedback` needs them
     out = layout.feedback("mallory", ASSIGNMENT)
-    assert sorted(p.name for p in out.iterdir()) == [PAGE]
+    assert sorted(p.name for p in out.iterdir()) == [PAGE, "submission_secret.txt", "timestamp.txt"]
     page = (out / PAGE).read_text()
     assert_safe(page)
     assert "[output not shown in feedback: it shows hidden test code (base64)]" in page
@@ -240,3 +268,133 @@ def test_real_feedback_of_a_hostile_submission_is_one_clean_page(tmp_path):
     toc = page[page.index('<div id="toc">'):page.index("</ol>")]
     for function in ("clip", "sample", "optimize", "model"):
         assert f"{function}: published values</a>" in toc and f"{function}: hidden tests</a>" in toc
+
+
+# ----- the graded copy that the formgrader shows ---------------------------------------------------
+
+def formgrader_page(nb, tmp_path):
+    """``nb`` rendered as nbgrader's formgrader renders a submission (its HTMLExporter and ``formgrade`` template)."""
+    import nbgrader.server_extensions.formgrader.handlers as handlers
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": ASSIGNMENT, "notebook_id": "n", "submission_id": "x", "index": 0, "total": 1,
+                 "base_url": "/", "student": "s", "last_name": "", "first_name": "", "notebook_path": "/n.ipynb"}
+    page, _ = HTMLExporter(config=config).from_notebook_node(nb, resources=resources)
+    return page
+
+
+def dangers(page):
+    """What in ``page`` could run script or load something: ``Counter`` of (tag, attribute, value) findings."""
+    found = collections.Counter()
+    for tag, attrs in Tags(page).tags:
+        if tag in ("script", "iframe", "object", "embed", "svg", "form", "frame", "base"):
+            found[(tag, "", str(sorted(attrs.items())))] += 1
+        for name, value in attrs.items():
+            url = "".join((value or "").split()).lower()
+            if name.startswith("on") or (name in ("href", "src", "action", "data", "formaction", "xlink:href")
+                                         and url.startswith(("javascript:", "vbscript:", "data:text"))):
+                found[(tag, name, value)] += 1
+    return found
+
+
+def student_dangers(nb, tmp_path):
+    """The dangers of the formgrader's page of ``nb`` that its page for an empty notebook does not have."""
+    return dangers(formgrader_page(nb, tmp_path)) - dangers(formgrader_page(new_notebook(), tmp_path))
+
+
+def test_the_formgrader_shows_an_unsanitised_graded_copy_as_is(tmp_path):
+    """The attack the graded copy is cleaned against: nbgrader's formgrader page keeps student scripts."""
+    nb = hostile_notebook()
+    del nb.metadata["widgets"]  # malformed widget state: nbconvert cannot even render the page
+    nb.cells.append(new_raw_cell("<script>alert(19)</script>", metadata={"raw_mimetype": "text/html"}))
+    found = student_dangers(nb, tmp_path)
+    assert any(tag == "script" for tag, _, _ in found) and any(name == "onerror" for _, name, _ in found), found
+
+
+def test_the_graded_copy_is_safe_in_the_formgrader_and_keeps_its_scores(tmp_path):
+    nb = hostile_notebook()
+    instructor = "# The instructor's words, <b>with</b> markup"
+    nb.cells.insert(0, new_markdown_cell(instructor))
+    nb.cells.append(new_raw_cell("<script>alert(19)</script>", metadata={"raw_mimetype": "text/html"}))
+    changed = fs.clean_autograded(nb, trusted_markdown={instructor})
+    assert not student_dangers(nb, tmp_path)
+    assert changed == 3 and "widgets" not in nb.metadata  # the student's Markdown, the display, the raw HTML
+    assert nb.cells[0].source == instructor  # the instructor's Markdown is not touched
+    assert "<script>" not in nb.cells[1].source and "onerror" not in nb.cells[1].source  # the student's is cleaned
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == "AssertionError"  # what the score is read from stays
+    assert [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata] == [
+        "test-clip-published", "test-clip-hidden"]
+    assert "[output not shown in the grader's copy: image/png]" in formgrader_page(nb, tmp_path)
+
+
+@pytest.mark.parametrize("markup", [
+    "<a href='data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=='>notes</a>",
+    "<a href=' jav&#x09;ascript:alert(1)'>x</a>",
+    "<a href='vbscript:msgbox(1)'>x</a>",
+    "<div class='score-box'>Score: 13 / 13</div>",
+    "<p class='jp-OutputArea-output alert-success'>13/13</p>",
+])
+def test_student_markup_cannot_link_out_to_scripts_or_borrow_the_pages_classes(markup):
+    clean = fs.clean_student_html(markup)
+    assert_safe(clean)
+    assert "class=" not in clean and "data:" not in clean and "script:" not in clean.lower(), clean
+
+
+# ----- `course feedback`'s scan -----------------------------------------------------------------
+
+SOLVED = "    gradients = {k: np.clip(v, -maxValue, maxValue) for k, v in gradients.items()}"
+SOLVED_TOO = "    for gradient in [dWax, dWaa, dWya, db, dby]:"
+
+
+def feedback_course(tmp_path, page_text, files=None):
+    """A course with one assignment ``a``: a solution with two lines, a hidden test, student ``s1``'s graded
+    copy (which contains one of the two solution lines) and the feedback folder ``page_text`` and ``files``."""
+    course = CourseLayout(tmp_path)
+    solution = f"def clip(gradients, maxValue):\n    ### BEGIN SOLUTION\n{SOLVED}\n{SOLVED_TOO}\n    ### END SOLUTION"
+    source = new_notebook(cells=[new_code_cell(solution), graded("test-clip-hidden", f"### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS")])
+    release = new_notebook(cells=[new_code_cell("def clip(gradients, maxValue):\n    # YOUR CODE HERE"), graded("test-clip-hidden", "")])
+    mine = new_notebook(cells=[new_code_cell(f"def clip(gradients, maxValue):\n{SOLVED}\n    return gradients")])
+    for folder, nb in ((course.source("a"), source), (course.release("a"), release), (course.autograded("s1", "a"), mine)):
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / "A.ipynb")
+    out = course.feedback("s1", "a")
+    out.mkdir(parents=True)
+    (out / "A.html").write_text(page_text)
+    for name, text in (files or {}).items():
+        (out / name).write_text(text)
+    return course
+
+
+def test_course_feedback_accepts_nbgraders_own_files_beside_the_page(tmp_path):
+    from coursetools.grading.feedback import scan_feedback
+
+    files = {"timestamp.txt": "2026-12-03 06:51:38.123456 UTC", "submission_secret.txt": "9f2c1e0a7b6d4c3e8f1a2b3c4d5e6f70"}
+    course = feedback_course(tmp_path, f"<pre>{html.escape(SOLVED)}</pre>", files)
+    assert scan_feedback(course.root, "a") == []  # the student's own line of the solution is theirs to see
+
+
+@pytest.mark.parametrize("name, text", [("timestamp.txt", "import os; os.system('x')"), ("notes.txt", "hello"),
+                                         ("submission_secret.txt", "not a token, a sentence")])
+def test_course_feedback_reports_any_other_file_beside_the_page(tmp_path, name, text):
+    from coursetools.grading.feedback import scan_feedback
+
+    leaks = scan_feedback(feedback_course(tmp_path, "<p>ok</p>", {name: text}).root, "a")
+    assert [Path(p).name for p, _ in leaks] == [name], leaks
+
+
+@pytest.mark.parametrize("shown, found", [
+    (HIDDEN.upper(), HIDDEN),
+    (SOLVED_TOO.strip().upper(), SOLVED_TOO.strip() + " (solution)"),
+    (base64.b64encode(zlib.compress(SOLVED_TOO.encode())).decode(), SOLVED_TOO.strip() + " (compressed base64) (solution)"),
+    (base64.b64encode(HIDDEN.encode()).decode(), HIDDEN + " (base64)"),
+], ids=["hidden-upper", "solution-upper", "solution-zlib-b64", "hidden-b64"])
+def test_course_feedback_finds_hidden_and_solution_lines_in_any_case_and_encoding(tmp_path, shown, found):
+    from coursetools.grading.feedback import scan_feedback
+
+    leaks = scan_feedback(feedback_course(tmp_path, f"<pre>{html.escape(shown)}</pre>").root, "a")
+    assert [line for _, line in leaks] == [found], leaks
