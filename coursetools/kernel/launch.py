@@ -1,4 +1,4 @@
-"""Start a grading kernel under resource limits: ``python kernel_launch.py --memory N -- CMD...``.
+"""Start a grading kernel under resource limits: ``python launch.py --memory N -- CMD...``.
 
 The grading kernel manager (:mod:`coursetools.plugins.execute`) puts this
 script in front of the kernel's command line. It lowers the process's own

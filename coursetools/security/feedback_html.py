@@ -42,6 +42,7 @@ SAFE_ID = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 EMBED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}  # instructor figures (an <img> never runs an SVG's scripts)
 MAX_EMBED_BYTES = 5 * 2**20
+GRADER_METADATA = "grading"  # cell metadata the trusted tests write into the graded copy (the report reads it)
 TRUSTED = "course_trusted_markdown"  # set on a Markdown cell that is one of the instructor's, word for word
 
 # Test cells are named after their grade id: test-<function>-<kind>.
@@ -288,13 +289,17 @@ def clean_autograded(nb, trusted_markdown=frozenset()):
     grader writes there must already be safe: outputs as in feedback (:func:`clean_output`), the
     Markdown cells that are not the instructor's (``trusted_markdown``: their sources) rendered and
     cleaned (:func:`student_markdown_html`), attachments and cell metadata as in feedback, and no
-    widget state. Error outputs and nbgrader's metadata stay, so scores are untouched.
+    widget state. Error outputs, nbgrader's metadata and the grader's own notes stay, so scores and the
+    report are untouched.
     """
     changed = 0
     nb.metadata.pop("widgets", None)
     for index, cell in enumerate(nb.cells):
         before = json.dumps(cell, sort_keys=True, default=str)
+        grader_notes = (cell.get("metadata") or {}).get(GRADER_METADATA)
         clean_cell_metadata(cell, index)
+        if grader_notes is not None:  # written by the grader (what it restored): the report reads it
+            cell["metadata"][GRADER_METADATA] = grader_notes
         if cell.cell_type == "markdown":
             clean_attachments(cell)
             if cell.source not in trusted_markdown:

@@ -320,7 +320,9 @@ def test_the_graded_copy_is_safe_in_the_formgrader_and_keeps_its_scores(tmp_path
     instructor = "# The instructor's words, <b>with</b> markup"
     nb.cells.insert(0, new_markdown_cell(instructor))
     nb.cells.append(new_raw_cell("<script>alert(19)</script>", metadata={"raw_mimetype": "text/html"}))
+    nb.cells[-2].metadata["grading"] = {"restored": ["numpy.clip"]}  # the grader's note, read by the report
     changed = fs.clean_autograded(nb, trusted_markdown={instructor})
+    assert nb.cells[-2].metadata["grading"] == {"restored": ["numpy.clip"]}
     assert not student_dangers(nb, tmp_path)
     assert changed == 3 and "widgets" not in nb.metadata  # the student's Markdown, the display, the raw HTML
     assert nb.cells[0].source == instructor  # the instructor's Markdown is not touched
