@@ -53,6 +53,7 @@ c.CappedKernelManager.cpu_limit_s = settings.KERNEL_CPU_LIMIT_S
 c.CappedKernelManager.file_size_limit_bytes = settings.KERNEL_FILE_SIZE_LIMIT_BYTES
 c.CappedKernelManager.blas_threads = settings.KERNEL_BLAS_THREADS
 c.GradingExecute.max_output_bytes = settings.MAX_OUTPUT_BYTES
+c.GradingExecute.call_max_bytes = settings.PROXY_MAX_PAYLOAD_BYTES  # the kernel's client refuses larger replies
 c.GradingExecute.trusted_tests = True  # graded tests run in the grader (autograde only; Validate unchanged)
 
 # --- Feedback (coursetools/plugins/feedback.py, coursetools/security/feedback_html.py; docs/security.md) ---

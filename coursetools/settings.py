@@ -36,6 +36,7 @@ KERNEL_CPU_LIMIT_S = 3600  # CPU seconds of one grading kernel (a backstop; cell
 KERNEL_FILE_SIZE_LIMIT_BYTES = 1 * GiB  # largest file a grading kernel may write
 KERNEL_BLAS_THREADS = 1  # one BLAS thread per kernel (OpenBLAS reserves memory per thread)
 MAX_OUTPUT_BYTES = 10 * MiB  # output kept per cell
+PROXY_MAX_PAYLOAD_BYTES = 64 * MiB  # one call's arguments or answer between grader and kernel (JSON text)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ nbgrader runs each submission with its ``Execute`` preprocessor. The course's
   ``MemoryError`` inside the kernel; the machine and the batch are unharmed;
 - keeps at most ``max_output_bytes`` of output per cell, twice: inside the
   kernel (``sys.stdout``/``sys.stderr`` drop the excess before it is buffered
-  or sent) and in the grader (other outputs); a note says the output was cut.
+  or sent) and in the grader (other outputs, and display updates, which
+  replace an earlier output); a note says the output was cut. Widget messages
+  are not kept at all, and the kernel's client refuses any message larger than
+  its channel's bound before decoding it (:mod:`coursetools.security.channels`).
   A cell printing hundreds of megabytes fills neither memory nor the
   autograded notebook;
 - during ``nbgrader autograde`` runs every graded test cell in the grader, not in the
@@ -35,7 +38,7 @@ import sys
 from jupyter_client.manager import AsyncKernelManager
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, default
+from traitlets import DottedObjectName, Integer, default
 
 from .. import settings
 from ..kernel import LAUNCHER
@@ -51,6 +54,8 @@ class CappedKernelManager(SandboxedKernelMixin, AsyncKernelManager):
     cpu_limit_s = Integer(settings.KERNEL_CPU_LIMIT_S, help="RLIMIT_CPU of the kernel in seconds (0: no limit)").tag(config=True)
     file_size_limit_bytes = Integer(settings.KERNEL_FILE_SIZE_LIMIT_BYTES, help="RLIMIT_FSIZE of the kernel in bytes (0: no limit)").tag(config=True)
     blas_threads = Integer(settings.KERNEL_BLAS_THREADS, help="BLAS/OpenMP threads of the kernel (0: leave the environment as it is)").tag(config=True)
+    # Its client refuses oversized messages before they are decoded (coursetools/security/channels.py).
+    client_class = DottedObjectName("coursetools.security.channels.BoundedKernelClient")
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -110,4 +115,16 @@ class GradingExecute(TrustedTestsMixin, Execute):
             note = NotebookNode(output_type="stream", name="stderr",
                                 text=f"\n[grader: output cut, this cell printed more than {self.max_output_bytes} bytes]\n")
             outs.append(note)
+        return None
+
+    def _update_display_id(self, display_id, msg):
+        # ``update_display`` replaces an earlier output's data without going through output(): the same cap.
+        if self.max_output_bytes >= 0 and _message_size(msg) > self.max_output_bytes:
+            content = msg.setdefault("content", {})
+            content["data"] = {"text/plain": f"[grader: display update cut, it was more than {self.max_output_bytes} bytes]"}
+            content["metadata"] = {}
+        return super()._update_display_id(display_id, msg)
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        # Widget state is not graded and no grading page shows it: keep none of it, however much a kernel sends.
         return None

@@ -10,7 +10,8 @@ security core", says what each part guarantees and which tests hold it).
   read-only font list for the kernel);
 * :mod:`.trusted_tests`: graded test cells run in the grader, calling the
   student's functions in the kernel through :mod:`.proxy` with plain data
-  (``TrustedTestsMixin``);
+  (``TrustedTestsMixin``); the kernel's client refuses oversized messages
+  before they are decoded (:mod:`.channels`, ``BoundedKernelClient``);
 * :mod:`.untrusted`: a submission's files: plain files only (``safe_copy``,
   ``sweep``, ``scan``, ``notebook_problem``, ``notes``);
 * :mod:`.gradebook_guard`: only the grader writes the gradebook
@@ -31,6 +32,7 @@ SURFACE = {
     "watchdog": ("ProcessTree",),
     "font_cache": ("font_cache",),
     "trusted_tests": ("TrustedTestsMixin",),
+    "channels": ("BoundedKernelClient",),
     "untrusted": ("safe_copy", "sweep", "scan", "notebook_problem", "notes"),
     "gradebook_guard": ("GradebookGuard", "GradebookError", "GradebookTampered"),
     "hidden_tests": ("hide_in_cell", "hidden_lines", "find_encoded", "strip_ansi", "MIN_SECRET_LEN"),

@@ -46,6 +46,9 @@ from ..kernel.plaindata import NotPlainData
 
 GRACE_S = 5.0  # how long an interrupted call may take to come back before the kernel counts as hung
 POLL_S = 0.5  # how often a waiting call checks that the kernel is alive
+DRAIN_POLL_S = 0.02  # how often it empties iopub while the kernel is sending there
+DRAIN_BATCH = 256  # iopub messages read and dropped at a time
+IDLE_S = 2.0  # after a reply, how long iopub is drained waiting for the request's "idle"
 _BASE64 = re.compile(r"^'[A-Za-z0-9+/=]*'$")
 
 
@@ -91,10 +94,41 @@ class KernelLink:
             result = await result
         return bool(result)
 
+    async def _drain_iopub(self):
+        """Read and drop what the kernel has sent on iopub; return how many messages. Nothing there is
+        graded during a call (a call's prints come back in its answer), and unread it would pile up in
+        the grader: a function that displays in a loop would grow the grader, not the kernel."""
+        channel = self.kc.iopub_channel
+        for count in range(DRAIN_BATCH):
+            try:
+                msg = channel.get_msg(timeout=0)
+                if asyncio.iscoroutine(msg):
+                    await msg
+            except Empty:
+                return count
+        return DRAIN_BATCH
+
+    async def _drain_until_idle(self, msg_id, timeout=IDLE_S):
+        """After a reply, read and drop iopub until the kernel says the request is done (``idle``): its
+        displays are still on their way when the reply arrives, and must not wait in the grader."""
+        end = time.monotonic() + timeout
+        while (left := end - time.monotonic()) > 0:
+            try:
+                msg = self.kc.iopub_channel.get_msg(timeout=left)
+                if asyncio.iscoroutine(msg):
+                    msg = await msg
+            except Empty:
+                return
+            if (msg.get("msg_type") == "status" and msg.get("parent_header", {}).get("msg_id") == msg_id
+                    and msg.get("content", {}).get("execution_state") == "idle"):
+                return
+
     async def _wait(self, msg_id, timeout):
         end = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = POLL_S if end is None else min(POLL_S, end - time.monotonic())
+            busy = await self._drain_iopub()
+            left = (DRAIN_POLL_S if busy else POLL_S) if end is None else \
+                min(DRAIN_POLL_S if busy else POLL_S, end - time.monotonic())
             if left <= 0:
                 return None
             try:
@@ -120,6 +154,8 @@ class KernelLink:
                                  user_expressions={"a": expression})
         try:
             reply = await self._wait(msg_id, timeout)
+            if reply is not None:
+                await self._drain_until_idle(msg_id)
             if reply is None:
                 self.timed_out = what
                 if self.log:

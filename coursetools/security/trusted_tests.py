@@ -74,6 +74,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets import Bool, Integer
 from traitlets.config import Configurable
 
+from .. import settings
 from ..kernel import plaindata
 from ..kernel import stub as kernel_stub
 from ..kernel.plaindata import NotPlainData
@@ -652,7 +653,7 @@ class TrustedTestsMixin(Configurable):
 
     trusted_tests = Bool(True, help="run graded test cells in the grader during autograde "
                                     "(the student's functions are called in the kernel with plain data)").tag(config=True)
-    call_max_bytes = Integer(plaindata.DEFAULT_MAX_BYTES, help="largest payload of one call, either way, in bytes").tag(config=True)
+    call_max_bytes = Integer(settings.PROXY_MAX_PAYLOAD_BYTES, help="largest payload of one call, either way, in bytes").tag(config=True)
     max_kernel_restarts = Integer(MAX_KERNEL_RESTARTS, help="kernel restarts per notebook after a kernel died "
                                                             "or hung during a call").tag(config=True)
 

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from traitlets.config import Config
@@ -65,6 +66,25 @@ def test_grading_execute_caps_output_memory_and_time(tmp_path):
     assert _error_status(nb.cells[4].outputs)[0] == "timed out"
     assert nb.cells[5].outputs[0]["text"] == "after the timeout\n"
     assert nb.cells[7].outputs[0]["text"] == "still graded\n"
+
+
+@pytest.mark.slow
+def test_display_updates_and_widgets_cannot_get_past_the_output_cap(tmp_path):
+    """``update_display`` replaces an earlier output without passing the per-cell cap; widget messages fill the
+    notebook's metadata. Neither makes the graded notebook bigger than the caps allow."""
+    nb = new_notebook(cells=[
+        new_code_cell("from IPython.display import HTML, display\nh = display(HTML('small'), display_id=True)"),
+        new_code_cell("for _ in range(4):\n    h.update(HTML('x' * 3_000_000))"),
+        new_code_cell("import ipywidgets as w\nsliders = [w.IntSlider(value=i, description='y' * 20_000) for i in range(100)]"),
+        new_code_cell("print('still running')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    GradingExecute(config=Config(), timeout=60, max_output_bytes=200_000).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    shown = nb.cells[0].outputs[0]["data"]
+    assert "display update cut" in shown["text/plain"] and "text/html" not in shown, shown
+    assert "widgets" not in nb.metadata
+    assert nb.cells[3].outputs[0]["text"] == "still running\n"
+    assert len(nbformat.writes(nb)) < 500_000
 
 
 @pytest.mark.slow
