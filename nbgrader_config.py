@@ -74,6 +74,11 @@ c.GenerateFeedback.post_convert_hook = "coursetools.plugins.feedback.keep_only_n
 c.HTMLExporter.extra_template_basedirs = feedback.template_basedirs()
 c.HTMLExporter.filters = feedback.FILTERS
 
+# --- The exchange: `nbgrader collect` (and the formgrader's Collect button) (coursetools/plugins/exchange.py) ---
+# A submission is the Unix owner's, whatever its folder's name says; its time is the server's; only plain
+# files are copied, never through a link (docs/security.md, "The exchange").
+c.ExchangeFactory.collect = "coursetools.plugins.exchange.OwnerCollect"
+
 # --- LMS downloads: `nbgrader zip_collect <assignment>` (coursetools/plugins/zip_collect.py; docs/grading.md) ---
 # Safe extraction (regular files only, mode 0644, nothing outside extracted/, no nested archives, size and
 # count caps) and collection (student ids and file names validated; of several uploads the latest is kept).

@@ -56,6 +56,7 @@ PRELOAD = (
     "coursetools.plugins.untrusted_files",
     "coursetools.plugins.notebook_metadata",
     "coursetools.plugins.safe_notebook",
+    "coursetools.plugins.exchange",
     "numpy",
     "matplotlib",
     "matplotlib.pyplot",

@@ -6,6 +6,7 @@
 * :mod:`.notebook_metadata`: ``DropEmptyNbgraderMetadata`` (a repair nbgrader 0.9 needs);
 * :mod:`.safe_notebook`: ``SanitizeAutograded`` (the graded copy is safe to open in the formgrader);
 * :mod:`.feedback`: ``SanitizeFeedback``, ``HideHiddenTests``, the feedback template and its hook;
+* :mod:`.exchange`: ``OwnerCollect`` (``nbgrader collect``: the owner, the server's time, plain files);
 * :mod:`.zip_collect`: safe extraction and collection of an LMS download.
 
 These run inside nbgrader's process; they hold no security logic of their own beyond wiring it in.

@@ -118,7 +118,7 @@ def _open_root(folder):
 
 
 def scan(folder, max_file_bytes=MAX_FILE_BYTES):
-    """What :func:`sanitize` would drop from ``folder`` (nothing is changed)."""
+    """What :func:`sweep` would drop from ``folder`` (nothing is changed)."""
     if not os.path.isdir(folder) or os.path.islink(folder):
         return []
     out = []

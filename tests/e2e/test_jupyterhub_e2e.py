@@ -212,13 +212,17 @@ def round_trip(hub, browser, artifacts):
     expect(submitted).to_have_count(1)
     shot(stu, artifacts, "05-assignment-list-submitted")
 
+    # 5b. A hostile classmate hands in a folder named for the student, back-dated, with a link to the gradebook.
+    forge(hub, source_nb)
+
     # 6. The grader collects and autogrades; the score is full marks.
     inst.bring_to_front()
     fg = formgrader_frame(inst)
     row = fg.locator("tbody tr", has=fg.locator("td", has_text=ASSIGNMENT))
     row.locator("td.collect a").click()
     confirm_success(fg, f"Successfully collected submissions of '{ASSIGNMENT}'")
-    expect(row.locator("td.num-submissions")).to_have_text("1")
+    expect(row.locator("td.num-submissions")).to_have_text("2")  # the forgery counts as its owner's
+    forgery_was_collected_as_its_owners(hub)
     row.locator("td.num-submissions a").click()
     sub = fg.locator("tbody tr", has=fg.locator("td.student-id", has_text=STUDENT))
     expect(sub).to_have_count(1)
@@ -253,6 +257,37 @@ def round_trip(hub, browser, artifacts):
     shot(stu, artifacts, "09-feedback")
     stu.context.close()
     inst.context.close()
+
+
+FORGED = f"{STUDENT}+{ASSIGNMENT}+2000-01-01 00:00:00.000000 UTC+forged"
+
+
+def forge(hub, source_nb):
+    """student2 writes, in the exchange, a submission named for ``STUDENT``: back-dated, its own
+    ``timestamp.txt`` saying 2000, and a link to the grader's gradebook."""
+    folder = Path(hub.exchange_root) / hub.course_id / "inbound" / FORGED
+    as_user("student2", f"""
+import json, os
+os.mkdir({str(folder)!r})
+with open({str(folder / NOTEBOOK)!r}, "w") as f:
+    f.write({nbformat.writes(source_nb)!r})
+with open({str(folder / "timestamp.txt")!r}, "w") as f:
+    f.write("2000-01-01 00:00:00.000000 UTC")
+os.symlink({str(CourseLayout(hub.course_root).gradebook)!r}, {str(folder / "gradebook.db")!r})
+print(json.dumps(sorted(os.listdir({str(folder)!r}))))
+""")
+
+
+def forgery_was_collected_as_its_owners(hub):
+    """The forged folder is student2's submission, dated by the server, without the link; the student's is theirs."""
+    from nbgrader.utils import parse_utc
+
+    course = CourseLayout(hub.course_root)
+    forged = course.submitted("student2", ASSIGNMENT)
+    assert sorted(p.name for p in forged.iterdir()) == sorted([NOTEBOOK, "timestamp.txt"]), list(forged.iterdir())
+    assert parse_utc((forged / "timestamp.txt").read_text().strip()).year > 2000
+    mine = nbformat.read(course.submitted(STUDENT, ASSIGNMENT) / NOTEBOOK, as_version=4)
+    assert "### BEGIN SOLUTION" not in nbformat.writes(mine), "the forgery replaced the student's submission"
 
 
 # --- what students must not reach -------------------------------------------------------
