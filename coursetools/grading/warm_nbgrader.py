@@ -56,7 +56,6 @@ PRELOAD = (
     "coursetools.plugins.untrusted_files",
     "coursetools.plugins.notebook_metadata",
     "coursetools.plugins.safe_notebook",
-    "coursetools.plugins.exchange",
     "numpy",
     "matplotlib",
     "matplotlib.pyplot",

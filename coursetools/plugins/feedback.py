@@ -73,7 +73,8 @@ class SanitizeFeedback(NbGraderPreprocessor):
         notebook = (resources.get("nbgrader") or {}).get("notebook")
         redacted, labels = clean_notebook(nb, source_folder_of(self, resources), notebook)
         if redacted:
-            self.log.warning("feedback: removed output that shows hidden test code")
+            self.log.warning("feedback: %d output(s) not shown: hidden test code, or produced after the hidden tests began",
+                             redacted)
         resources["feedback_labels"] = labels
         return nb, resources
 

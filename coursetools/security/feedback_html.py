@@ -18,6 +18,9 @@ plugin :class:`coursetools.plugins.feedback.SanitizeFeedback`) makes it safe:
   images embedded (:func:`embed_images`), so the page needs nothing beside it;
 * an output outside the hidden-test cells that shows a hidden-test line, in
   plain text or encoded, is replaced by one line (:func:`redact_leaks`);
+* outputs of cells after the first hidden test, but for test cells, are
+  withheld (:func:`withhold_after_hidden_tests`): what a submission learned
+  while hidden tests ran cannot be printed into its feedback;
 * test cells are named after their grade id (:func:`test_cell_label`:
   ``test-clip-published`` is "clip: published values").
 """
@@ -255,15 +258,40 @@ def redact_leaks(nb):
     return replaced
 
 
+WITHHELD = "[output not shown in feedback: it was produced after the hidden tests began]\n"
+
+
+def _is_test(cell):
+    nbg = (cell.get("metadata") or {}).get("nbgrader") or {}
+    return bool(nbg.get("grade")) and not nbg.get("solution")
+
+
+def withhold_after_hidden_tests(nb):
+    """Replace the outputs of every code cell after the first hidden test, except test cells, by one line;
+    return how many cells lost output. A submission may record what its functions were called with during
+    the hidden tests and print it in a later cell: nothing the kernel shows after that point is released.
+    Test cells keep their output (the verdict and the instructor's message, computed in the grader)."""
+    started, withheld = False, 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        if started and not _is_test(cell) and cell.get("outputs"):
+            cell.outputs = [new_output("stream", name="stdout", text=WITHHELD)]
+            withheld += 1
+        started = started or (_is_test(cell) and bool(split_hidden(cell.source)[1]))
+    return withheld
+
+
 def clean_notebook(nb, source_folder=None, notebook=None):
     """Make the autograded notebook ``nb`` safe to render as feedback, in place (what the module's docstring lists).
 
     ``source_folder`` and ``notebook``: the instructor's ``source/<assignment>/`` and the notebook's name, whose
     Markdown cells are trusted and whose figures are embedded (without them, every Markdown cell is cleaned).
-    Returns ``(outputs replaced because they show hidden-test code, {grade id: the test cell's name})``.
+    Returns ``(cells whose output was replaced: it showed hidden-test code or came after the hidden tests began,
+    {grade id: the test cell's name})``.
     Run it before the hidden tests are removed: it needs their source to find the outputs that show it.
     """
-    redacted = redact_leaks(nb)
+    redacted = redact_leaks(nb) + withhold_after_hidden_tests(nb)
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
     trusted = instructor_markdown(source_folder, notebook) if source_folder and notebook else set()
     labels = {}

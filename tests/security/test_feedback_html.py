@@ -198,6 +198,22 @@ def test_ordinary_output_is_no_encoded_leak():
     assert hidden_tests.find_encoded(text, [HIDDEN]) == []
 
 
+def test_what_the_kernel_shows_after_the_hidden_tests_began_is_not_in_feedback(tmp_path):
+    """A function that records its calls during the hidden tests, then a later cell that prints the record."""
+    nb = hostile_notebook()
+    nb.cells += [
+        new_code_cell("print(calls)", outputs=[new_output("stream", name="stdout", text="clip((3, 5.0, 4), 20.0)\n")]),
+        new_code_cell("display(calls)", outputs=[new_output("display_data", data={"text/plain": "[(3, 5.0, 4, 2)]"})]),
+        graded("test-sample-published", "assert sample_ok()", [new_output(
+            "error", ename="AssertionError", evalue="sample should end with the newline index",
+            traceback=["AssertionError: sample should end with the newline index"])]),
+    ]
+    page = render(nb, tmp_path)
+    assert "5.0, 4" not in page and "(3, 5.0" not in page
+    assert page.count("it was produced after the hidden tests began") == 2
+    assert "sample should end with the newline index" in page  # a test's verdict and message stay
+
+
 def test_a_compressed_bomb_is_inflated_only_up_to_the_scans_budget():
     bomb = base64.b64encode(zlib.compress(b"a" * (48 * 2**20))).decode()
     decoded = hidden_tests.decoded_texts("look: " + bomb)
@@ -207,9 +223,11 @@ def test_a_compressed_bomb_is_inflated_only_up_to_the_scans_budget():
 
 def test_a_students_output_that_shows_hidden_tests_is_removed_from_feedback(tmp_path):
     nb = hostile_notebook()
-    nb.cells.append(new_code_cell("import base64; print(base64.b64encode(In[-2].encode()))", outputs=[
-        new_output("stream", name="stdout", text=base64.b64encode(("x\n" + HIDDEN).encode()).decode() + "\n")]))
-    nb.cells.append(new_code_cell("print(In[-3])", outputs=[new_output("stream", name="stdout", text=HIDDEN)]))
+    hidden_at = next(i for i, c in enumerate(nb.cells) if "BEGIN HIDDEN TESTS" in c.source)
+    nb.cells[hidden_at:hidden_at] = [  # before the hidden tests: redacted (after them, all of it is withheld)
+        new_code_cell("import base64; print(base64.b64encode(In[-2].encode()))", outputs=[
+            new_output("stream", name="stdout", text=base64.b64encode(("x\n" + HIDDEN).encode()).decode() + "\n")]),
+        new_code_cell("print(In[-3])", outputs=[new_output("stream", name="stdout", text=HIDDEN)])]
     page = render(nb, tmp_path)
     assert HIDDEN not in page and hidden_tests.find_encoded(page, [HIDDEN]) == []
     assert page.count("it shows hidden test code") == 2
@@ -262,7 +280,7 @@ def test_real_feedback_of_a_hostile_submission_is_one_clean_page(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [PAGE, "submission_secret.txt", "timestamp.txt"]
     page = (out / PAGE).read_text()
     assert_safe(page)
-    assert "[output not shown in feedback: it shows hidden test code (base64)]" in page
+    assert "[output not shown in feedback: it was produced after the hidden tests began]" in page  # the evil cells
     secrets = secret_lines(course, ASSIGNMENT)
     assert secrets and hidden_tests.find_encoded(page, secrets) == []
     toc = page[page.index('<div id="toc">'):page.index("</ol>")]
