@@ -6,11 +6,22 @@ import threading
 from ..security.watchdog import ProcessTree
 
 
+def _is_kernel(pid):
+    """Whether process ``pid`` is a grading kernel or its sandbox (its command line names ipykernel)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"ipykernel" in f.read()
+    except OSError:
+        return False
+
+
 class PeakMemory:
     """Peak RSS of this process's descendants (nbgrader and its kernel), sampled in a thread.
 
     ``tree`` is the peak of their summed RSS (plus this process's own with
-    ``include_self``), ``single`` the peak RSS of any one of them.
+    ``include_self``), ``single`` the peak RSS of any one of them, ``grader``
+    the peak RSS of any one that is not a kernel (nbgrader, where verdicts are
+    computed: what a flooding kernel must not grow).
 
     A figure for reports, not a limit (the sandbox's watchdog enforces the
     cap). The descendants are found as the watchdog finds a sandbox's
@@ -20,7 +31,7 @@ class PeakMemory:
     """
 
     def __init__(self, interval=0.1, include_self=False):
-        self.interval, self.include_self, self.tree, self.single = interval, include_self, 0, 0
+        self.interval, self.include_self, self.tree, self.single, self.grader = interval, include_self, 0, 0, 0
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -32,6 +43,8 @@ class PeakMemory:
             own = sizes.pop(me, 0)
             if sizes:
                 self.single = max(self.single, max(sizes.values()))
+                graders = [rss for pid, rss in sizes.items() if not _is_kernel(pid)]
+                self.grader = max([self.grader, *graders])
             self.tree = max(self.tree, sum(sizes.values()) + (own if self.include_self else 0))
             self._halt.wait(self.interval)
 

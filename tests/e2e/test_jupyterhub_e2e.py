@@ -188,6 +188,7 @@ def round_trip(hub, browser, artifacts):
     student_nb = nbformat.from_dict(got["data"]["content"])
     source_nb = nbformat.read(CourseLayout(hub.course_root).source(ASSIGNMENT) / NOTEBOOK, 4)
     answer = solved(student_nb, source_nb)
+    answer.cells += [nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN), nbformat.v4.new_code_cell(HOSTILE_CODE)]
     put = in_page_json(stu, "PUT", contents_url,
                        {"type": "notebook", "format": "json", "content": answer})
     assert put["status"] == 200, put
@@ -233,6 +234,7 @@ def round_trip(hub, browser, artifacts):
     got_points, max_points = (float(x) for x in score.inner_text().split("/"))
     shot(inst, artifacts, "06-formgrader-autograded")
     assert max_points > 0 and got_points == max_points, score.inner_text()
+    ta_opens_the_submission_and_no_script_runs(browser, inst, hub, artifacts)
 
     # 7. Feedback: generated and released by the grader, fetched by the student.
     sub.locator("td.generate-feedback a").click()
@@ -257,6 +259,37 @@ def round_trip(hub, browser, artifacts):
     shot(stu, artifacts, "09-feedback")
     stu.context.close()
     inst.context.close()
+
+
+# What a hostile student puts in their notebook for the TA who opens it in the formgrader.
+PROBE = "evil-probe"
+HOSTILE_MARKDOWN = (f"Notes <script>alert('md')</script> <img src=x onerror=\"alert('md-img')\"> "
+                    f"[click](javascript:alert('md-link'))")
+HOSTILE_CODE = ("from IPython.display import HTML, SVG, Javascript, display\n"
+                f"display(HTML(\"<img src=x onerror=\\\"alert('html');fetch('/{PROBE}-html')\\\">\"))\n"
+                f"display(SVG(\"<svg xmlns='http://www.w3.org/2000/svg' onload=\\\"alert('svg')\\\"></svg>\"))\n"
+                f"display(Javascript(\"alert('js'); fetch('/{PROBE}-js')\"))")
+
+
+def ta_opens_the_submission_and_no_script_runs(browser, inst, hub, artifacts):
+    """The TA opens the graded submission in the formgrader (nbconvert, no sanitiser of its own): none of the
+    scripts the student's notebook carried runs, and none of them makes a request."""
+    listing = in_page_json(inst, "GET", f"{hub.service_url}formgrader/api/submitted_notebooks/{ASSIGNMENT}/"
+                                        f"{Path(NOTEBOOK).stem}")
+    assert listing["status"] == 200, listing
+    ids = [s["id"] for s in listing["data"] if s["student"] == STUDENT]
+    assert len(ids) == 1, listing
+    ta = new_page(browser, artifacts, "ta")
+    login(ta, hub, INSTRUCTOR)
+    dialogs, probes = [], []
+    ta.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    ta.on("request", lambda r: probes.append(r.url) if PROBE in r.url else None)
+    ta.goto(f"{hub.service_url}formgrader/submissions/{ids[0]}/")
+    expect(ta.locator("body")).to_contain_text("Notes")  # the student's cells are there, as text
+    ta.wait_for_timeout(2000)
+    shot(ta, artifacts, "06b-ta-opens-hostile-submission")
+    assert dialogs == [] and probes == [], (dialogs, probes)
+    ta.context.close()
 
 
 FORGED = f"{STUDENT}+{ASSIGNMENT}+2000-01-01 00:00:00.000000 UTC+forged"
