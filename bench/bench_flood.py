@@ -3,13 +3,13 @@
 Grades, one after the other with ``course grade``'s core and the course's own caps, in a scratch course:
 
 * ``solution``: the reference solution;
-* ``flood``: the solution whose ``clip`` displays 200 MB of HTML on every call (the displays reach the grader
+* ``flood``: the solution whose ``clip`` displays 50 MB of HTML on every call (the displays reach the grader
   while the hidden and visible tests call it), plus a cell that updates one display 50 times with 2 MB each
   and a cell that opens 300 widgets.
 
 and prints, for each, the status, the peak RSS of the grader (the forked nbgrader, where the verdicts are
-computed), of the largest process (usually the kernel) and of all of them together, and the size of the
-graded notebook. The goal: the flood grows the grader by at most 100 MiB over the solution.
+computed), of the largest process and of all of them together, and the size of the graded notebook. The
+goal: the flood grows the grader by at most 100 MiB over the solution (figures: docs/performance.md).
 """
 
 import tempfile
@@ -33,7 +33,7 @@ FLOOD_CALLS = '''from IPython.display import HTML, display
 _real_clip = clip
 
 def clip(gradients, maxValue):
-    for _ in range(200):
+    for _ in range(50):
         display(HTML("x" * 1_000_000))
     return _real_clip(gradients, maxValue)
 '''

@@ -14,7 +14,10 @@ The bounds follow the course's own caps: output on iopub is capped per cell at
 ``MAX_OUTPUT_BYTES`` anyway (so no display message needs more than that, plus
 room for its metadata); a reply on shell carries at most one call's payload
 (``call_max_bytes`` of JSON, base64-encoded). stdin and control carry small
-messages only.
+messages only. And at most :data:`IOPUB_QUEUE` iopub messages wait in the
+grader unread (ZeroMQ's receive high-water mark; the kernel's publisher drops
+what does not fit): a kernel that displays faster than nbclient reads cannot
+pile its displays up in the grader either.
 """
 
 import zmq
@@ -25,6 +28,7 @@ from .. import settings
 
 MiB = 1024**2
 ENVELOPE_BYTES = 1 * MiB  # header, metadata and JSON around the data of one message part
+IOPUB_QUEUE = 64  # iopub messages received but not yet read; past it the kernel's publisher drops them
 
 
 def channel_limits(max_output_bytes=settings.MAX_OUTPUT_BYTES, max_payload_bytes=settings.PROXY_MAX_PAYLOAD_BYTES):
@@ -51,6 +55,8 @@ class BoundedKernelClient(AsyncKernelClient):
         sock = self.context.socket(channel_socket_types[channel])
         sock.linger = 1000
         sock.setsockopt(zmq.MAXMSGSIZE, self.limits[channel])
+        if channel == "iopub":  # messages the grader has not read yet: at most this many wait in its memory
+            sock.setsockopt(zmq.RCVHWM, IOPUB_QUEUE)
         if identity:
             sock.identity = identity
         if getattr(self, "curve_publickey", None) is not None:

@@ -45,6 +45,7 @@ SAFE_ID = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 EMBED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}  # instructor figures (an <img> never runs an SVG's scripts)
 MAX_EMBED_BYTES = 5 * 2**20
+MAX_MARKUP_CHARS = 256 * 1024  # HTML or Markdown output larger than this is not parsed, so not shown (a table is far less)
 GRADER_METADATA = "grading"  # cell metadata the trusted tests write into the graded copy (the report reads it)
 TRUSTED = "course_trusted_markdown"  # set on a Markdown cell that is one of the instructor's, word for word
 
@@ -129,6 +130,8 @@ def clean_output(out, where="feedback"):
             continue
         if mime in IMAGE_TYPES and not BASE64.fullmatch(value):
             continue
+        if mime in ("text/html", "text/markdown") and len(value) > MAX_MARKUP_CHARS:
+            continue  # parsing it would cost the grader far more memory than it is worth showing
         if mime == "text/html":
             value = clean_student_html(value)
         elif mime == "text/markdown":  # rendered here, so the template shows it as (clean) HTML

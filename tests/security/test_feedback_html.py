@@ -418,3 +418,10 @@ def test_course_feedback_finds_hidden_and_solution_lines_in_any_case_and_encodin
 
     leaks = scan_feedback(feedback_course(tmp_path, f"<pre>{html.escape(shown)}</pre>").root, "a")
     assert [line for _, line in leaks] == [found], leaks
+
+
+def test_markup_too_large_to_parse_is_not_shown_but_its_plain_text_is():
+    out = new_output("display_data", data={"text/html": "<b>" + "x" * (fs.MAX_MARKUP_CHARS + 1), "text/plain": "<HTML>"})
+    assert fs.clean_output(out)["data"] == {"text/plain": "<HTML>"}
+    alone = new_output("display_data", data={"text/markdown": "y" * (fs.MAX_MARKUP_CHARS + 1)})
+    assert fs.clean_output(alone, "the grader's copy")["data"] == {"text/plain": "[output not shown in the grader's copy: text/markdown]"}
