@@ -24,6 +24,8 @@ from . import statuses
 
 PASSED, FAILED, NOT_IMPLEMENTED, ERRORED = "passed", "failed", "not implemented", "error"
 CELL_TIMED_OUT, OUT_OF_MEMORY, NOT_GRADED = "timed out", "out of memory", "not graded"
+# What the grader writes where it cut a cell's output (the kernel's stub, GradingExecute, the trusted run).
+OUTPUT_CUT = ("[grader: output cut", "[grader: display update cut")
 CODES = {PASSED: "", FAILED: "F", NOT_IMPLEMENTED: "N", ERRORED: "E", CELL_TIMED_OUT: "T",
          OUT_OF_MEMORY: "M", NOT_GRADED: ""}
 ERROR_STATUS = {"AssertionError": FAILED, "NotImplementedError": NOT_IMPLEMENTED,
@@ -86,11 +88,17 @@ def _error_status(outputs):
     return ERROR_STATUS.get(ename, ERRORED), detail[:200]
 
 
+def _output_text(out):
+    data = out.get("data") or {}
+    return str(out.get("text", "")) + str(data.get("text/plain", ""))
+
+
 def notebook_details(path):
     """From an autograded notebook: ``{grade_id: (status, detail)}`` of its cells, and notes.
 
     Notes tell about cells that are not graded but went wrong (an answer cell
-    that timed out or ran out of memory) and what the grading guard restored.
+    that timed out or ran out of memory), cells whose output hit the grader's
+    cap, and what the grading guard restored.
     """
     details, notes = {}, []
     try:
@@ -107,6 +115,8 @@ def notebook_details(path):
             details[gid] = (status, detail)
         elif status in (CELL_TIMED_OUT, OUT_OF_MEMORY) or (status and meta.get("solution")):
             notes.append(f"cell {gid}: {detail}")
+        if any(marker in _output_text(out) for out in cell.get("outputs", []) for marker in OUTPUT_CUT):
+            notes.append(f"output limit: cell {gid} printed or displayed more than the grader keeps; the rest was cut")
         restored = cell.metadata.get("grading", {}).get("restored")
         if restored:
             notes.append(f"before {gid} the grader restored {', '.join(restored)}")

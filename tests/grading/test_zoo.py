@@ -103,6 +103,7 @@ def test_notes_explain_what_the_grader_undid(zoo):
     assert "numpy.random.choice" in notes["game-monkeypatch"] and "utils.rnn_forward" in notes["game-monkeypatch"]
     assert "numpy.random.seed" in notes["game-reseed"]
     assert "cell clip: MemoryError" in notes["fault-memory-hog"]
+    assert "output limit: cell clip" in notes["fault-huge-output"]
     assert "kernelspec 'ir' replaced by 'python3'" in notes["fault-wrong-kernelspec"]
     assert notes["correct"] == ""
 

@@ -151,3 +151,17 @@ def test_drop_empty_nbgrader_metadata():
     pp = DropEmptyNbgraderMetadata()
     assert "nbgrader" not in pp.preprocess_cell(cell, {}, 0)[0].metadata
     assert pp.preprocess_cell(keep, {}, 1)[0].metadata["nbgrader"]["grade_id"] == "t"
+
+
+def test_the_report_notes_a_cell_whose_output_was_cut(tmp_path):
+    from coursetools.grading.report import notebook_details
+
+    nb = new_notebook(cells=[
+        graded_cell("clip", "print('x' * 10**9)", grade=False, solution=True, locked=False),
+        graded_cell("test-clip", "assert True"),
+    ])
+    nb.cells[0].outputs = [new_output("stream", name="stdout", text="xxx\n[grader: output cut, this cell printed more than 10 bytes]\n")]
+    nb.cells[1].outputs = [new_output("display_data", data={"text/plain": "[grader: display update cut, it was more than 10 bytes]"})]
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    _, notes = notebook_details(tmp_path / "n.ipynb")
+    assert [n.split(" printed")[0] for n in notes] == ["output limit: cell clip", "output limit: cell test-clip"]
