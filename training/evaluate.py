@@ -1,8 +1,8 @@
 """Test NLL of every dinosaur-name model, in one table (issue "Going further").
 
-    python -m training.evaluate             # print the table (about 10 s)
+    python -m training.evaluate             # print the table (quick)
     python -m training.evaluate --train     # first retrain the course RNN variants (minutes)
-    python -m training.evaluate --train-lstm  # first retrain the LSTM (about 5 minutes)
+    python -m training.evaluate --train-lstm  # first retrain the LSTM (minutes)
     python -m training.evaluate --notebook  # run the notebook, refresh source/going_further/figures/
 
 The split is the held-out split of :func:`utils.name_eval.split_names`: 1372
@@ -12,7 +12,7 @@ names are cut once more into 1235 names to fit on and 137 dev names
 the final score.
 
 * n-gram baselines: smoothing tuned on dev, then refitted on all 1372
-  training names (computed at every run, about 2 s);
+  training names (computed at every run);
 * course RNN variants (the assignment's recipe, run with the reference
   solution of :func:`coursetools.solution.load_solution`), trained on the
   1235 fit names, loaded from ``models/course_rnn.npz``;
@@ -219,9 +219,9 @@ def table_rows(verbose=False):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", action="store_true", help="retrain the course RNN variants first (several minutes)")
-    parser.add_argument("--train-lstm", action="store_true", help="retrain the LSTM first (about 5 minutes)")
+    parser.add_argument("--train-lstm", action="store_true", help="retrain the LSTM first (minutes)")
     parser.add_argument("--notebook", action="store_true",
-                        help="execute the Going_Further notebook and refresh its figures (4-5 minutes)")
+                        help="execute the Going_Further notebook and refresh its figures (minutes)")
     parser.add_argument("--png", metavar="PATH", help="also save the bar chart of test NLL to this PNG file")
     args = parser.parse_args(argv)
     ne = _utils()
