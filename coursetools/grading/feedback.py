@@ -60,30 +60,36 @@ def secret_lines(course, assignment):
     return sorted(set(secrets))
 
 
+def _folded(text):
+    """``text`` with its whitespace collapsed and its case folded: what "appears in" is judged on."""
+    return _SPACE.sub(" ", text).casefold()
+
+
 def solution_lines(course, assignment):
-    """Lines of the instructor's solutions (``### BEGIN SOLUTION`` blocks) that the release does not show,
-    long enough to say something (:data:`~coursetools.security.hidden_tests.MIN_SECRET_LEN`)."""
+    """Lines of the instructor's solutions (``### BEGIN SOLUTION`` blocks) that the release does not show
+    anywhere (not even inside a longer line: a test's message may quote one), long enough to say
+    something (:data:`~coursetools.security.hidden_tests.MIN_SECRET_LEN`)."""
     course = CourseLayout(course)
     lines = set()
     for src in sorted(course.source(assignment).glob("*.ipynb")):
-        public = {ln.strip() for ln in _public_source(course, assignment, src.name).splitlines()}
+        public = _folded(_public_source(course, assignment, src.name))
         for cell in nbformat.read(src, as_version=4).cells:
             inside = False
             for line in cell.source.splitlines():
                 marker = line.strip()
                 if marker in (BEGIN_SOLUTION, END_SOLUTION):
                     inside = marker == BEGIN_SOLUTION
-                elif inside and len(marker) >= MIN_SECRET_LEN and marker not in public and not marker.startswith("#"):
+                elif (inside and len(marker) >= MIN_SECRET_LEN and not marker.startswith("#")
+                      and _folded(marker) not in public):
                     lines.add(marker)
     return sorted(lines)
 
 
 def own_code(notebook):
-    """The stripped lines of a notebook's code cells: what its author wrote (or was given)."""
+    """A notebook's code cells as one folded text (:func:`_folded`): what its author wrote (or was given)."""
     if not Path(notebook).is_file():
-        return set()
-    return {ln.strip() for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"
-            for ln in c.source.splitlines()}
+        return ""
+    return _folded("\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"))
 
 
 def _whole(line):
@@ -141,7 +147,7 @@ def scan_feedback(course, assignment):
         written = own_code(layout.autograded(student, assignment) / f"{page.stem}.ipynb")
         leaks += scan_for_leaks([page], hidden)
         leaks += [(path, f"{line} (solution)") for path, line in
-                  scan_for_leaks([page], [s for s in solution if s not in written])]
+                  scan_for_leaks([page], [s for s in solution if _folded(s) not in written])]
     print(f"feedback: {len(files)} page(s) under {layout.feedback()}, "
           f"{len(leaks)} leak(s) found in them")
     return leaks

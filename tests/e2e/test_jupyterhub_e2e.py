@@ -342,6 +342,8 @@ print(json.dumps({{
     "course_root": attempt(lambda: os.listdir({str(course.root)!r})),
     "gradebook": attempt(lambda: open({str(course.gradebook)!r}, 'rb').read()),
     "inbound": attempt(lambda: os.listdir({str(exchange / 'inbound')!r})),
+    "feedback": attempt(lambda: os.listdir({str(exchange / 'feedback')!r})),
+    "their_submission": attempt(lambda: os.listdir({str(CourseLayout(hub.course_root).submitted('student2'))!r})),
     "other_home": attempt(lambda: os.listdir({str(hub.home('student2'))!r})),
     "outbound": attempt(lambda: os.listdir({str(exchange / 'outbound' / ASSIGNMENT)!r})),
     "own_home": attempt(lambda: os.listdir({str(hub.home(STUDENT))!r})),
@@ -350,7 +352,7 @@ print(json.dumps({{
     seen = as_user(STUDENT, probe)
     # What the exchange is for stays open (so the denials below mean something).
     assert seen["outbound"] == "allowed" and seen["own_home"] == "allowed", seen
-    for what in ("source", "course_root", "gradebook", "inbound", "other_home"):
+    for what in ("source", "course_root", "gradebook", "inbound", "feedback", "their_submission", "other_home"):
         assert seen[what] == "denied", f"student can reach {what}: {seen}"
 
     # Through the hub. student2's server runs, so a refusal is a refusal, not "not running".

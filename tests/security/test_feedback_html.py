@@ -425,3 +425,13 @@ def test_markup_too_large_to_parse_is_not_shown_but_its_plain_text_is():
     assert fs.clean_output(out)["data"] == {"text/plain": "<HTML>"}
     alone = new_output("display_data", data={"text/markdown": "y" * (fs.MAX_MARKUP_CHARS + 1)})
     assert fs.clean_output(alone, "the grader's copy")["data"] == {"text/plain": "[output not shown in the grader's copy: text/markdown]"}
+
+
+def test_a_solution_line_that_the_release_quotes_is_no_leak(tmp_path):
+    from coursetools.grading.feedback import scan_feedback
+
+    course = feedback_course(tmp_path, f"<pre>AssertionError: use {html.escape(SOLVED_TOO.strip())} here</pre>")
+    release = nbformat.read(course.release("a") / "A.ipynb", as_version=4)
+    release.cells[1].source = f"assert ok, 'loop: {SOLVED_TOO.strip()} here'"  # a visible test's message quotes it
+    nbformat.write(release, course.release("a") / "A.ipynb")
+    assert scan_feedback(course.root, "a") == []
