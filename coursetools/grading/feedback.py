@@ -99,13 +99,15 @@ def _whole(line):
     return re.compile(head + re.escape(line) + tail, re.IGNORECASE)
 
 
-def scan_for_leaks(paths, secrets):
+def scan_for_leaks(paths, secrets, labels=None):
     """``[(path, secret line)]`` for every secret line visible in one of the HTML/notebook files.
 
     Plain lines are looked for in the visible text, in any case; encoded ones (base64, hex, compressed,
     reversed, ROT13, any case: :func:`coursetools.security.hidden_tests.find_encoded`) in the whole
-    file, attributes included, and reported as ``"<line> (<encoding>)"``.
+    file, attributes included, and reported as ``"<line> (<encoding>)"``. ``labels``: ``{line: label}``
+    for lines whose report ends with ``" (<label>)"``.
     """
+    labels = labels or {}
     leaks = []
     # whole lines only: "_history = []" (hidden) must not match inside "loss_history = []" (public)
     needles = [(s, _whole(_SPACE.sub(" ", s))) for s in secrets]
@@ -113,8 +115,9 @@ def scan_for_leaks(paths, secrets):
         raw_text = open(path, encoding="utf-8", errors="replace").read()
         text = notebook_text(path) if str(path).endswith(".ipynb") else visible_text(raw_text)
         plain = [raw for raw, needle in needles if needle.search(text)]
-        leaks += [(str(path), raw) for raw in plain]
-        leaks += [(str(path), f"{raw} ({how})") for raw, how in find_encoded(raw_text, secrets) if raw not in plain]
+        found = [(raw, raw) for raw in plain]
+        found += [(raw, f"{raw} ({how})") for raw, how in find_encoded(raw_text, secrets) if raw not in plain]
+        leaks += [(str(path), f"{line} ({labels[raw]})" if raw in labels else line) for raw, line in found]
     return leaks
 
 
@@ -145,9 +148,8 @@ def scan_feedback(course, assignment):
     for page in files:
         student = page.parent.parent.name
         written = own_code(layout.autograded(student, assignment) / f"{page.stem}.ipynb")
-        leaks += scan_for_leaks([page], hidden)
-        leaks += [(path, f"{line} (solution)") for path, line in
-                  scan_for_leaks([page], [s for s in solution if _folded(s) not in written])]
+        theirs = {s: "solution" for s in solution if _folded(s) not in written and s not in hidden}
+        leaks += scan_for_leaks([page], [*hidden, *theirs], labels=theirs)
     print(f"feedback: {len(files)} page(s) under {layout.feedback()}, "
           f"{len(leaks)} leak(s) found in them")
     return leaks
