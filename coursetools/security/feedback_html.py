@@ -26,7 +26,6 @@ plugin :class:`coursetools.plugins.feedback.SanitizeFeedback`) makes it safe:
 """
 
 import base64
-import json
 import mimetypes
 import re
 from pathlib import Path
@@ -326,7 +325,7 @@ def clean_autograded(nb, trusted_markdown=frozenset()):
     changed = 0
     nb.metadata.pop("widgets", None)
     for index, cell in enumerate(nb.cells):
-        before = json.dumps(cell, sort_keys=True, default=str)
+        before = _shallow(cell)
         grader_notes = (cell.get("metadata") or {}).get(GRADER_METADATA)
         clean_cell_metadata(cell, index)
         if grader_notes is not None:  # written by the grader (what it restored): the report reads it
@@ -338,8 +337,16 @@ def clean_autograded(nb, trusted_markdown=frozenset()):
         elif cell.cell_type == "code":
             outputs = (clean_output(out, "the grader's copy") for out in cell.get("outputs", []))
             cell.outputs = [o for o in outputs if o is not None]
-        changed += before != json.dumps(cell, sort_keys=True, default=str)
+        changed += before != _shallow(cell)
     return changed
+
+
+def _shallow(cell):
+    """``cell`` copied one level down (its outputs two): enough to tell whether cleaning changed it, since
+    cleaning replaces dicts rather than editing them, and cheap: the strings, however long, are shared."""
+    copy = {key: dict(value) if isinstance(value, dict) else value for key, value in cell.items()}
+    copy["outputs"] = [dict(out) for out in cell.get("outputs", [])]
+    return copy
 
 
 def _small_regular_file(path, limit=256):
