@@ -94,16 +94,19 @@ class KernelLink:
             result = await result
         return bool(result)
 
+    @staticmethod
+    async def _next(channel, timeout):
+        """The next message of ``channel`` within ``timeout`` seconds (``queue.Empty`` when none came)."""
+        msg = channel.get_msg(timeout=timeout)
+        return await msg if asyncio.iscoroutine(msg) else msg
+
     async def _drain_iopub(self):
         """Read and drop what the kernel has sent on iopub; return how many messages. Nothing there is
         graded during a call (a call's prints come back in its answer), and unread it would pile up in
         the grader: a function that displays in a loop would grow the grader, not the kernel."""
-        channel = self.kc.iopub_channel
         for count in range(DRAIN_BATCH):
             try:
-                msg = channel.get_msg(timeout=0)
-                if asyncio.iscoroutine(msg):
-                    await msg
+                await self._next(self.kc.iopub_channel, 0)
             except Empty:
                 return count
         return DRAIN_BATCH
@@ -114,9 +117,7 @@ class KernelLink:
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
             try:
-                msg = self.kc.iopub_channel.get_msg(timeout=left)
-                if asyncio.iscoroutine(msg):
-                    msg = await msg
+                msg = await self._next(self.kc.iopub_channel, left)
             except Empty:
                 return
             if (msg.get("msg_type") == "status" and msg.get("parent_header", {}).get("msg_id") == msg_id
@@ -126,15 +127,12 @@ class KernelLink:
     async def _wait(self, msg_id, timeout):
         end = None if timeout is None else time.monotonic() + timeout
         while True:
-            busy = await self._drain_iopub()
-            left = (DRAIN_POLL_S if busy else POLL_S) if end is None else \
-                min(DRAIN_POLL_S if busy else POLL_S, end - time.monotonic())
+            poll = DRAIN_POLL_S if await self._drain_iopub() else POLL_S
+            left = poll if end is None else min(poll, end - time.monotonic())
             if left <= 0:
                 return None
             try:
-                msg = self.kc.shell_channel.get_msg(timeout=left)
-                if asyncio.iscoroutine(msg):
-                    msg = await msg
+                msg = await self._next(self.kc.shell_channel, left)
             except Empty:
                 if not await self._alive():
                     raise KernelStopped("the kernel died") from None
@@ -154,8 +152,6 @@ class KernelLink:
                                  user_expressions={"a": expression})
         try:
             reply = await self._wait(msg_id, timeout)
-            if reply is not None:
-                await self._drain_until_idle(msg_id)
             if reply is None:
                 self.timed_out = what
                 if self.log:
@@ -166,6 +162,7 @@ class KernelLink:
                 if await self._wait(msg_id, GRACE_S) is None:
                     self.stopped = f"the kernel did not come back from an interrupt after {what} ran past its time limit"
                 raise CallTimeout(f"{what} did not return within the cell's time limit; the grader interrupted it")
+            await self._drain_until_idle(msg_id)
         except KernelStopped:
             self.stopped = self.stopped or f"the kernel stopped while running {what} (a crash, os._exit, or the memory cap)"
             raise KernelStopped(self.stopped) from None
