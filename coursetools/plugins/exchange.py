@@ -99,7 +99,6 @@ class OwnerCollect(ExchangeCollect):
         records = [r for r in (self._path_to_record(f) for f in sorted(glob.glob(pattern))) if r is not None]
         if self.coursedir.student_id:
             records = [r for r in records if fnmatch.fnmatchcase(r["username"], self.coursedir.student_id)]
-        self._times = {r["filename"]: r["timestamp"] for r in records}
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             try:
                 self.duedate = gb.find_assignment(self.coursedir.assignment_id).duedate
@@ -123,6 +122,7 @@ class OwnerCollect(ExchangeCollect):
                 shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
                 if name in dirs:
                     dirs.remove(name)
-        when = self._times.get(os.path.basename(src)) or last_change(src)
+        name = os.path.basename(src)
+        when = next((r["timestamp"] for r in self.src_records if r["filename"] == name), None) or last_change(src)
         with open(os.path.join(dest, TIMESTAMP), "w") as f:
             f.write(when.strftime(TIMESTAMP_FORMAT))
