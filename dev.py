@@ -86,14 +86,34 @@ def installed_versions(python):
     return {canonical(d["name"]): d["version"] for d in json.loads(out)}
 
 
+def base_python():
+    """The Python 3.11 that ``.venv`` is built on: the system's own when it has one, else this one.
+
+    The grading sandbox mounts the kernel's Python read-only at its own path,
+    and a bind mount's source path shows in the sandbox's /proc/self/mountinfo.
+    A system Python lives under /usr, which the sandbox mounts anyway; one
+    under a home (pyenv's ~/.pyenv) would show that home to every submission.
+    """
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        if os.path.exists(candidate) and subprocess.run([candidate, "-c", "import ensurepip, venv"],
+                                                       capture_output=True).returncode == 0:
+            return candidate
+    return sys.executable
+
+
 def ensure_venv():
     """Create ``.venv`` or re-sync it with requirements.lock (and install the course tooling)."""
     wanted = lock_hash()
     if venv_python().exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not venv_python().exists():
-        say(f"creating {VENV.name}/ from {LOCK.name} (first run: a few minutes, TensorFlow is large) ...")
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        base = base_python()
+        say(f"creating {VENV.name}/ from {LOCK.name} on {base} (first run: a few minutes, TensorFlow is large) ...")
+        if base == sys.executable:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        else:
+            subprocess.run([base, "-m", "venv", str(VENV)], check=True)
     else:
         say(f"{LOCK.name} changed: syncing {VENV.name}/ ...")
     pip = [str(venv_python()), "-m", "pip", "--disable-pip-version-check"]

@@ -27,7 +27,13 @@ kernel starts it:
     ``/proc`` and ``/dev``; the course folder, the grading user's home,
     ``$TMPDIR``, the Jupyter runtime folder, the exchange and every other
     folder of the machine are simply not there;
-  * the kernel's working folder (``autograded/<student>/<assignment>/``) is a
+  * nothing is mounted from the course folder, a home or a cache (a bind
+    mount's source shows in ``/proc/self/mountinfo``): what the sandbox needs
+    is staged first in a private folder (:func:`stage`) and mounted at
+    neutral paths; bwrap reads its options from a memory file
+    (:func:`options_through_fd`), so process 1's command line shows none of them;
+  * the kernel's working folder (``/home/student/<assignment>`` inside, for
+    ``autograded/<student>/<assignment>/``) is a
     size-capped tmpfs holding a private copy of that one submission, the only
     writable place besides capped ``/tmp`` and ``/dev/shm``; what the kernel
     writes there vanishes with the sandbox (nbgrader, outside, writes the
@@ -71,6 +77,7 @@ from traitlets.config import Configurable
 
 from ..kernel import LAUNCHER
 from . import font_cache as fonts
+from . import untrusted
 from .watchdog import WATCH_INTERVAL_S, Watchdog
 
 MiB = 1024**2
@@ -98,6 +105,9 @@ ENV_FORBIDDEN = re.compile(r"TOKEN|KEY|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|^JPY_
 
 # Fixed paths inside the sandbox.
 INSIDE_SUBMISSION = "/run/grading/submission"  # the submission's files, read-only, copied into the scratch folder
+INSIDE_LAUNCHER = "/run/grading/launch.py"  # coursetools/kernel/launch.py
+INSIDE_HOME = "/home/student"  # the kernel's working folder is <INSIDE_HOME>/<assignment>, a tmpfs
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # an assignment's name used as is inside
 
 ADVICE = (
     "Install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`) and allow unprivileged user "
@@ -255,23 +265,78 @@ def sandbox_env(launch_env, extra=()):
     return env
 
 
-def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, settings=None, source_dir=None,
+def inside_workdir(cwd):
+    """The kernel's working folder inside the sandbox: ``/home/student/<assignment>`` (never a host path)."""
+    name = os.path.basename(os.path.abspath(cwd))
+    return f"{INSIDE_HOME}/{name if SAFE_NAME.fullmatch(name) else 'work'}"
+
+
+def _link_or_copy(src, dest):
+    """A hard link when ``src`` and ``dest`` share a file system (free), else a copy."""
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dest, follow_symlinks=False)
+
+
+def stage(stage_dir, *, cwd=None, trusted=None, launcher=None, font_cache=None):
+    """Put what the sandbox mounts into ``stage_dir`` (the grader's private folder); return name -> staged path.
+
+    A bind mount shows its source path in the sandbox's ``/proc/self/mountinfo``,
+    so nothing is mounted from the course folder, a home or a cache: the
+    submission (plain files only, :func:`.untrusted.safe_copy`), the course's
+    trusted entries (``utils/``, ``data/``), the launcher and matplotlib's font
+    list are staged here first. Keys: ``submission``, ``launcher``, ``fonts``
+    and ``trusted/<name>``, each present only when staged.
+    """
+    if os.path.isdir(stage_dir):
+        shutil.rmtree(stage_dir)
+    os.makedirs(stage_dir, mode=0o700)
+    staged = {}
+    if cwd and os.path.isdir(cwd):
+        staged["submission"] = os.path.join(stage_dir, "submission")
+        untrusted.safe_copy(cwd, staged["submission"])
+    for name, path in (trusted or {}).items():
+        dest = os.path.join(stage_dir, "course", name)
+        os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+        if os.path.isdir(path):
+            shutil.copytree(path, dest, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(path, dest)
+        staged[f"trusted/{name}"] = dest
+    if launcher:
+        staged["launcher"] = os.path.join(stage_dir, "launch.py")
+        shutil.copyfile(launcher, staged["launcher"])
+        os.chmod(staged["launcher"], 0o644)
+    if font_cache:
+        staged["fonts"] = os.path.join(stage_dir, "matplotlib")
+        shutil.copytree(font_cache, staged["fonts"], copy_function=_link_or_copy)
+    return staged
+
+
+def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, stage_dir, settings=None, source_dir=None,
                   ignore=(), hidden=(), launch_env=None, bwrap="bwrap", userns_fd=None, font_cache=None):
     """The command line that runs ``kernel_cmd`` (the launcher first) in a sandbox whose working folder is ``cwd``.
 
     ``cwd`` (the folder nbgrader runs the notebook in) is copied into a tmpfs
-    at the same path inside; ``source_dir``'s non-notebook entries are
-    mounted read-only over the copy. ``connection_dir`` (sockets) is the one
-    folder shared with the grader. ``userns_fd``: a grader running as root
-    passes :func:`root_userns`'s namespace. ``font_cache``: the folder of
-    matplotlib's font list (:mod:`.font_cache`), mounted read-only and copied
-    by the launcher into the kernel's ``MPLCONFIGDIR``.
+    at :func:`inside_workdir`; ``source_dir``'s non-notebook entries are
+    mounted read-only over the copy. Both are staged first in ``stage_dir``
+    (:func:`stage`), as are the launcher (mounted at :data:`INSIDE_LAUNCHER`)
+    and ``font_cache`` (the folder of matplotlib's font list,
+    :mod:`.font_cache`, mounted read-only and copied by the launcher into the
+    kernel's ``MPLCONFIGDIR``). ``connection_dir`` (sockets) is the one folder
+    shared with the grader. ``userns_fd``: a grader running as root passes
+    :func:`root_userns`'s namespace.
     """
     s = settings or Sandbox()
     cwd = os.path.abspath(cwd)
+    inside = inside_workdir(cwd)
     launcher = kernel_cmd[1:2] and os.path.realpath(kernel_cmd[1]) == str(LAUNCHER)
     if userns_fd is not None and not launcher:
         raise SandboxUnavailable("grading as root needs the course's kernel launcher (coursetools/kernel/launch.py) in the kernel command")
+    trusted = trusted_entries(source_dir, ignore)
+    staged = stage(stage_dir, cwd=cwd, trusted=trusted, launcher=kernel_cmd[1] if launcher else None,
+                   font_cache=font_cache if launcher else None)
     made = set()
 
     def parents(dest):  # folders above a mount point, created world-searchable (bwrap copies the host's modes)
@@ -296,39 +361,57 @@ def bwrap_command(kernel_cmd, *, cwd, connection_dir, connection_file, settings=
     for p in (*pypaths, *s.extra_ro_paths):
         if os.path.exists(p):
             args += bind(p, p)
-    if launcher:  # it lives in the course folder, which is hidden
-        args += bind(kernel_cmd[1], kernel_cmd[1])
-    if os.path.isdir(cwd):
-        args += bind(cwd, INSIDE_SUBMISSION)
-    args += tmpfs(cwd, s.scratch_bytes)
-    trusted = trusted_entries(source_dir, ignore)
-    for name, path in trusted.items():
-        args += bind(path, os.path.join(cwd, name))
+    if launcher:
+        args += bind(staged["launcher"], INSIDE_LAUNCHER)
+        kernel_cmd = [kernel_cmd[0], INSIDE_LAUNCHER, *kernel_cmd[2:]]
+    if "submission" in staged:
+        args += bind(staged["submission"], INSIDE_SUBMISSION)
+    args += tmpfs(inside, s.scratch_bytes)
+    for name in trusted:
+        args += bind(staged[f"trusted/{name}"], f"{inside}/{name}")
     args += bind(connection_dir, connection_dir, writable=True) + bind(connection_file, connection_file)
-    if launcher and font_cache:
-        args += bind(str(font_cache), fonts.INSIDE)
+    if "fonts" in staged:
+        args += bind(staged["fonts"], fonts.INSIDE)
     remount = [p for p in (*HIDDEN_SYSTEM_PATHS, *s.hidden_paths, *hidden)
                if os.path.isdir(p) and _is_under(p, SYSTEM_PATHS)]
     for p in ("/dev", *remount, "/"):
         args += ["--remount-ro", p]
-    args += ["--chdir", cwd, "--clearenv"]
+    args += ["--chdir", inside, "--clearenv"]
     env = sandbox_env(launch_env if launch_env is not None else os.environ, s.extra_env)
     bindirs = [os.path.join(p, "bin") for p in pypaths if os.path.isdir(os.path.join(p, "bin"))]
-    env.update(PATH=os.pathsep.join([*bindirs, "/usr/local/bin", "/usr/bin", "/bin"]), HOME=cwd,
+    env.update(PATH=os.pathsep.join([*bindirs, "/usr/local/bin", "/usr/bin", "/bin"]), HOME=inside,
                TMPDIR="/tmp", MPLBACKEND="Agg", MPLCONFIGDIR=fonts.KERNEL_MPLCONFIGDIR,
                USER="nobody", LOGNAME="nobody", SHELL="/bin/sh")
     for name, value in sorted(env.items()):
         args += ["--setenv", name, value]
     if launcher:  # it copies the submission into the scratch folder, drops to the sandbox uid, caps the processes
-        extra = ["--scratch-from", INSIDE_SUBMISSION, "--scratch-into", cwd, "--processes", str(int(s.max_processes))]
+        extra = ["--scratch-from", INSIDE_SUBMISSION, "--scratch-into", inside, "--processes", str(int(s.max_processes))]
         if userns_fd is not None:
             extra += ["--drop-to", str(s.root_runs_as)]
         for name in trusted:
             extra += ["--scratch-skip", name]
-        if font_cache:
+        if "fonts" in staged:
             extra += ["--seed", fonts.INSIDE, fonts.KERNEL_MPLCONFIGDIR]
         kernel_cmd = [*kernel_cmd[:2], *extra, *kernel_cmd[2:]]
     return [*args, "--", *kernel_cmd]
+
+
+def options_through_fd(cmd):
+    """``(fd, short command)``: bwrap's options moved into a memory file read with ``--args FD``.
+
+    Inside the sandbox, process 1 is bwrap itself and its command line is
+    readable there: with the options in a file it shows only
+    ``bwrap --args N -- <kernel command>``, never the mounts' host paths.
+    The caller passes ``fd`` to the child (``pass_fds``) and closes it after the start.
+    """
+    sep = cmd.index("--")
+    data = "".join(f"{a}\0" for a in cmd[1:sep]).encode()
+    fd = os.memfd_create("bwrap-options")
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd, [cmd[0], "--args", str(fd), *cmd[sep:]]
 
 
 class SandboxedKernelMixin:
@@ -340,6 +423,7 @@ class SandboxedKernelMixin:
 
     _sandbox_settings = None
     _sandbox_dir = None
+    _sandbox_stage = None
     _sandbox_watchdog = None
     _sandbox_fds = None
     last_watchdog = None  # the watchdog of the last kernel started (its reason and peak stay readable)
@@ -362,6 +446,8 @@ class SandboxedKernelMixin:
                 self._sandbox_dir = tempfile.mkdtemp(prefix="grading-kernel-")
                 if runs_as_root():
                     os.chown(self._sandbox_dir, self.sandbox.root_runs_as, self.sandbox.root_runs_as)
+            if not self._sandbox_stage:  # never mounted writable: what the sandbox mounts is staged here
+                self._sandbox_stage = tempfile.mkdtemp(prefix="grading-stage-")
             self.transport = "ipc"
             self.ip = os.path.join(self._sandbox_dir, "kernel-ipc")
             self.connection_file = os.path.join(self._sandbox_dir, "kernel.json")
@@ -383,11 +469,15 @@ class SandboxedKernelMixin:
         self._close_sandbox_fds()
         if runs_as_root():
             self._sandbox_fds = [root_userns(self.sandbox.root_runs_as)]
-        return bwrap_command(cmd, cwd=cwd, connection_dir=self._sandbox_dir, connection_file=self.connection_file,
+        full = bwrap_command(cmd, cwd=cwd, connection_dir=self._sandbox_dir, connection_file=self.connection_file,
+                             stage_dir=os.path.join(self._sandbox_stage, "mounts"),
                              settings=self.sandbox, source_dir=source_dir, ignore=ignore, hidden=hidden,
                              launch_env=launch.get("env") or os.environ, bwrap=self.sandbox.bwrap,
                              userns_fd=self._sandbox_fds[0] if self._sandbox_fds else None,
                              font_cache=fonts.font_cache())
+        fd, short = options_through_fd(full)
+        self._sandbox_fds.append(fd)
+        return short
 
     def _close_sandbox_fds(self):
         for fd in self._sandbox_fds or []:
@@ -427,9 +517,11 @@ class SandboxedKernelMixin:
             for line in sandbox_messages(os.path.join(self._sandbox_dir, "kernel.log")):
                 self.log.warning("%s", line)
         await super()._async_cleanup_resources(restart=restart)
-        if self._sandbox_dir and not restart:
-            shutil.rmtree(self._sandbox_dir, ignore_errors=True)
-            self._sandbox_dir = None
+        if not restart:
+            for folder in (self._sandbox_dir, self._sandbox_stage):
+                if folder:
+                    shutil.rmtree(folder, ignore_errors=True)
+            self._sandbox_dir = self._sandbox_stage = None
 
 
 def sandbox_messages(path, limit=65536):

@@ -6,6 +6,7 @@ and check, from inside, what a submission can and cannot do.
 """
 
 import os
+import re
 import stat
 import sys
 import textwrap
@@ -51,6 +52,7 @@ def _command(tmp_path, **kw):
     launcher = str(LAUNCHER)
     cmd = sandbox.bwrap_command([sys.executable, launcher, "--memory", "1", "--", sys.executable, "-m", "ipykernel_launcher"],
                                 cwd=str(cwd), connection_dir=str(conn), connection_file=str(conn / "kernel.json"),
+                                stage_dir=str(tmp_path / "stage"),
                                 source_dir=str(source), ignore=[".ipynb_checkpoints"],
                                 hidden=[str(course)], launch_env={"JPY_PARENT_PID": "1", "LANG": "C"},
                                 userns_fd=99 if os.geteuid() == 0 else None, **kw)
@@ -72,25 +74,30 @@ def test_bwrap_command_isolates_the_kernel(tmp_path):
         assert uid == "0" and "--userns" in opts and cmd[cmd.index("--drop-to") + 1] == "65534"
     else:
         assert uid == "65534" and "--unshare-user" in opts and "--drop-to" not in cmd
-    # the course folder is never mounted; only the submission (read-only) and the trusted files are
-    source = CourseLayout(course).source("hw")
+    # nothing is mounted from the course folder: the submission and the trusted files are staged first
+    stage = tmp_path / "stage"
+    inside = "/home/student/hw"
     sources = [s for s, _ in _pairs(opts, "--ro-bind") + _pairs(opts, "--bind")]
-    assert not any(s == str(course) or s == str(source) for s in sources)
-    assert (str(cwd), sandbox.INSIDE_SUBMISSION) in _pairs(opts, "--ro-bind")
-    assert (str(source / "utils"), str(cwd / "utils")) in _pairs(opts, "--ro-bind")
-    assert (str(source / "data"), str(cwd / "data")) in _pairs(opts, "--ro-bind")
+    assert not any(s.startswith(str(course)) for s in sources)
+    assert not any(str(course) in a for a in cmd)
+    assert (str(stage / "submission"), sandbox.INSIDE_SUBMISSION) in _pairs(opts, "--ro-bind")
+    assert (str(stage / "course" / "utils"), f"{inside}/utils") in _pairs(opts, "--ro-bind")
+    assert (str(stage / "course" / "data"), f"{inside}/data") in _pairs(opts, "--ro-bind")
+    assert (str(stage / "launch.py"), sandbox.INSIDE_LAUNCHER) in _pairs(opts, "--ro-bind")
+    assert sorted(os.listdir(stage / "course")) == ["data", "utils"]
     assert not any(d.endswith(".ipynb") or ".ipynb_checkpoints" in d for _, d in _pairs(opts, "--ro-bind"))
     assert _pairs(opts, "--bind") == [(str(conn), str(conn))]
-    # the working folder is a size-capped tmpfs, mounted after the submission's read-only copy
-    i = [j for j, a in enumerate(opts) if a == "--tmpfs" and opts[j + 1] == str(cwd)][0]
+    # the working folder is a size-capped tmpfs at a neutral path, mounted after the submission's read-only copy
+    i = [j for j, a in enumerate(opts) if a == "--tmpfs" and opts[j + 1] == inside][0]
     assert opts[i - 2] == "--size" and int(opts[i - 1]) == sandbox.SCRATCH_BYTES
     assert opts.index(sandbox.INSIDE_SUBMISSION) < i
-    assert opts[opts.index("--chdir") + 1] == str(cwd) and ["--remount-ro", "/"] == opts[opts.index("--chdir") - 2:opts.index("--chdir")]
+    assert opts[opts.index("--chdir") + 1] == inside and ["--remount-ro", "/"] == opts[opts.index("--chdir") - 2:opts.index("--chdir")]
     env = dict(_pairs(opts, "--setenv"))
-    assert env["HOME"] == str(cwd) and "JPY_PARENT_PID" not in env and env["LANG"] == "C"
-    # the launcher copies the submission into the scratch folder, skips the trusted entries, caps processes
+    assert env["HOME"] == inside and "JPY_PARENT_PID" not in env and env["LANG"] == "C"
+    # the launcher (its staged copy) copies the submission into the scratch folder, skips the trusted entries, caps processes
     tail = cmd[sep + 1:]
-    assert tail[tail.index("--scratch-into") + 1] == str(cwd)
+    assert tail[1] == sandbox.INSIDE_LAUNCHER
+    assert tail[tail.index("--scratch-into") + 1] == inside
     assert sorted(tail[i + 1] for i, a in enumerate(tail) if a == "--scratch-skip") == ["data", "utils"]
     assert int(tail[tail.index("--processes") + 1]) == sandbox.MAX_PROCESSES
 
@@ -102,7 +109,7 @@ def test_bwrap_command_hands_the_kernel_matplotlib_s_font_list(tmp_path):
     cmd, *_ = _command(tmp_path, font_cache=fonts_dir)
     sep = cmd.index("--")
     opts, tail = cmd[:sep], cmd[sep + 1:]
-    assert (str(fonts_dir), font_cache.INSIDE) in _pairs(opts, "--ro-bind")
+    assert (str(tmp_path / "stage" / "matplotlib"), font_cache.INSIDE) in _pairs(opts, "--ro-bind")
     assert (font_cache.INSIDE, font_cache.KERNEL_MPLCONFIGDIR) in _pairs(tail, "--seed")
     assert dict(_pairs(opts, "--setenv"))["MPLCONFIGDIR"] == font_cache.KERNEL_MPLCONFIGDIR
     (tmp_path / "none").mkdir()
@@ -260,6 +267,53 @@ def test_the_kernel_sees_only_its_copy_and_the_trusted_files(tmp_path, monkeypat
     # nothing the kernel wrote came back
     assert (sub / "notes.txt").read_text() == "my notes" and not (sub / "new.txt").exists()
     assert (sub / "utils" / "__init__.py").read_text() == "TRUSTED = False\n"
+
+
+def test_bwrap_reads_its_options_from_a_memory_file():
+    """Process 1 of the sandbox is bwrap: its command line must not list the mounts' host paths."""
+    cmd = ["bwrap", "--ro-bind", "/host/course/utils", "/home/student/hw/utils", "--chdir", "/home/student/hw",
+           "--", "/env/bin/python", "-m", "ipykernel_launcher"]
+    fd, short = sandbox.options_through_fd(cmd)
+    try:
+        assert short == ["bwrap", "--args", str(fd), "--", "/env/bin/python", "-m", "ipykernel_launcher"]
+        assert os.read(fd, 4096).split(b"\0")[:-1] == [a.encode() for a in cmd[1:6]]
+    finally:
+        os.close(fd)
+
+
+
+@pytest.mark.slow
+def test_the_sandbox_shows_no_host_path(tmp_path, monkeypatch):
+    """Mount table, command lines, working folder and environment name no course, home or cache folder."""
+    home = tmp_path / "grader-home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    course, sub = _course(tmp_path)
+    (CourseLayout(course).source("hw") / "data").mkdir()
+    outs, error, _ = run_cells(course, sub, [
+        "print(open('/proc/self/mountinfo').read())",
+        """
+        import os
+        for pid in sorted(p for p in os.listdir('/proc') if p.isdigit()):
+            print(open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode())
+        print(os.getcwd(), os.environ.get('HOME'), os.environ.get('PWD'))
+        print(' '.join(f'{k}={v}' for k, v in os.environ.items()))
+        print(sorted(os.listdir('.')))
+        """,
+    ])
+    assert error is None
+    mountinfo, seen = outs
+    forbidden = [str(tmp_path), str(course), str(home), os.path.expanduser("~root"), str(font_cache.font_cache() or "/-")]
+    python = tuple(sandbox.python_paths([sys.executable]))
+    for text in (mountinfo, seen):
+        for line in text.splitlines():
+            words = [w for w in re.findall(r"/[^\s']+", line) if not w.startswith(python)]
+            assert not [w for w in words for f in forbidden if w == f or w.startswith(f.rstrip("/") + "/")], line
+    assert "/home/student/hw /home/student/hw /home/student/hw" in seen
+    assert "'data', 'notes.txt', 'utils']" in seen
+    assert " /home/student/hw/utils " in mountinfo and " /run/grading/launch.py " in mountinfo
+    first = seen.splitlines()[0].split()
+    assert first[:2] == ["bwrap", "--args"] and "--ro-bind" not in first
 
 
 @pytest.mark.slow
