@@ -64,7 +64,7 @@ ASSIGNMENTS = {
     "dinosaurus_island": Assignment(
         name="dinosaurus_island",
         notebooks=("Dinosaurus_Island.ipynb",),
-        shared=(*CORE_UTILS, "data/dinos.txt"),
+        shared=(*CORE_UTILS, "utils/stand_ins.py", "data/dinos.txt"),
     ),
     # Optional, ungraded: the Keras 3 LSTM (issue "Writing like Shakespeare").
     "writing_like_shakespeare": Assignment(

@@ -60,18 +60,21 @@ def load_solution(assignment=DEFAULT_ASSIGNMENT, notebook=None):
     except Exception as exc:  # invalid JSON or notebook format
         raise SolutionError(f"cannot read source notebook {path}: {exc}") from None
 
-    imports = [c for c in nb.cells if c.get("id") == IMPORT_CELL_ID]
-    cells = imports + solution_cells(nb)
-    if not solution_cells(nb):
-        raise SolutionError(f"{path} has no nbgrader solution cells")
-
     # The notebook does `from utils import *`: the repository's utils/. The course's one sys.path
     # bootstrap (utils is what students receive, so it is no installed package).
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     namespace = types.ModuleType(f"{assignment}_solution")
     namespace.__file__ = str(path)
-    for cell in cells:
-        code = compile(_python_lines(cell.source), f"{path.name}[{cell.get('id')}]", "exec")
+    for code in solution_code(nb, path.name):
         exec(code, namespace.__dict__)
     return namespace
+
+
+def solution_code(nb, label):
+    """The import cell and the solution cells of notebook ``nb``, compiled, in order (``label``: its file name)."""
+    imports = [c for c in nb.cells if c.get("id") == IMPORT_CELL_ID]
+    if not solution_cells(nb):
+        raise SolutionError(f"{label} has no nbgrader solution cells")
+    return [compile(_python_lines(cell.source), f"{label}[{cell.get('id')}]", "exec")
+            for cell in imports + solution_cells(nb)]

@@ -255,6 +255,26 @@ class FunctionProxy:
         return f"<the student's function {self.__name__}, run in the grading kernel>"
 
     def __call__(self, *args, **kwargs):
+        return self._call(args, kwargs)
+
+    def call_with_stand_ins(self, stand_ins, *args, **kwargs):
+        """Call the student's function while names it uses stand for ``stand_ins`` (:mod:`utils.stand_ins`).
+
+        Each stand-in is made in the kernel from its class name and
+        ``init_kwargs()``; what it recorded there (its ``calls``, plain data)
+        is set on the grader's stand-in afterwards. Like every answer of the
+        kernel, the records are only what the kernel says: a test compares
+        them with the reference's records on this submission's own instance.
+        """
+        specs = {}
+        for name, obj in stand_ins.items():
+            try:
+                specs[name] = {"class": type(obj).__name__, "kwargs": plaindata.encode(obj.init_kwargs())}
+            except (AttributeError, NotPlainData) as exc:
+                raise TypeError(f"{name!r}: not a stand-in of utils.stand_ins ({exc})") from None
+        return self._call(args, kwargs, stand_ins, specs)
+
+    def _call(self, args, kwargs, stand_ins=None, specs=None):
         name, link = self.__name__, self._link
         what = f"{name}(...)"
         encoder = plaindata.Encoder(max_bytes=link.max_bytes)
@@ -265,11 +285,26 @@ class FunctionProxy:
                             "lists, tuples, dicts) to the student's functions") from None
         payload = {"name": name, "args": args_node, "random_state": plaindata.encode(plaindata.random_state()),
                    "max_output": link.max_output_chars, "max_bytes": link.max_bytes}
+        if specs:
+            payload["stand_ins"] = specs
         try:
             answer = link.request("call", payload, what)
-            return self._unpack(answer, encoder)
+            result = self._unpack(answer, encoder)
+            if stand_ins:
+                self._records(answer, stand_ins)
+            return result
         except NotPlainData as exc:
             raise AssertionError(f"{name} gave an answer the grader does not accept: {exc}") from None
+
+    def _records(self, answer, stand_ins):
+        """Give each stand-in the calls the kernel recorded (a list of plain data per stand-in)."""
+        records = plaindata.decode(answer.get("records"), self._link.max_bytes)
+        if type(records) is not dict or set(records) != set(stand_ins):
+            raise NotPlainData("the stand-ins' records are missing")
+        for name, obj in stand_ins.items():
+            if type(records[name]) is not list:
+                raise NotPlainData(f"the records of {name} are not a list")
+            obj.calls = records[name]
 
     def _unpack(self, answer, encoder):
         name, link = self.__name__, self._link

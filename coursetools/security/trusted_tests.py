@@ -58,6 +58,7 @@ import hashlib
 import importlib.util
 import io
 import os
+import stat
 import symtable
 import sys
 import traceback
@@ -74,7 +75,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets import Bool, Integer
 from traitlets.config import Configurable
 
-from .. import settings
+from .. import hidden, settings
 from ..kernel import plaindata
 from ..kernel import stub as kernel_stub
 from ..kernel.plaindata import NotPlainData
@@ -406,6 +407,30 @@ def run_test(space, cell, max_output_chars):
 # ----- one notebook: the preprocessor's partner -----------------------------------------
 
 
+def submission_identity(info, folder, max_chars=100):
+    """``assignment/notebook/student/time``: what seeds this submission's hidden instances (:mod:`coursetools.hidden`).
+
+    The time is the first line of the submission's ``timestamp.txt`` (the
+    exchange writes the server's time there), read without following a link;
+    none when there is no such plain file.
+    """
+    stamp = ""
+    if folder:
+        try:
+            fd = os.open(Path(folder) / "timestamp.txt", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            fd = None
+        if fd is not None:
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    stamp = os.read(fd, max_chars).decode("utf-8", "replace").strip().splitlines()[0:1]
+                    stamp = stamp[0] if stamp else ""
+            finally:
+                os.close(fd)
+    return f"{info['assignment']}/{info['notebook']}/{info['student']}/{stamp}"
+
+
+
 class TrustedRun:
     """Runs a notebook's graded test cells in the grader; owned by the Execute preprocessor for one notebook."""
 
@@ -435,6 +460,7 @@ class TrustedRun:
         run.kernel_reads = names_the_kernel_reads(
             c.source for c in nb.cells if c.get("cell_type") == "code" and not run.is_test(c))
         folder = resources.get("metadata", {}).get("path")
+        run.space.ns[hidden.SUBMISSION] = submission_identity(info, folder)
         if folder:
             hide_tests_on_disk(nb, Path(folder) / f"{info['notebook']}.ipynb", run.tests)
         return run
