@@ -68,30 +68,34 @@ ZOO = [
     Entry("untouched", "the release, nothing filled in", "graded", "NNNNNNNN"),
     Entry("one-wrong", "model trains with learning_rate=0.02; clip, sample and optimize right", "graded", "PPPPPPFF"),
     # common mistakes
-    Entry("clip-swapped-bounds", "np.clip(g, maxValue, -maxValue): everything becomes -maxValue", "graded", "FFPPFFFF"),
+    Entry("clip-swapped-bounds", "np.clip(g, maxValue, -maxValue): everything becomes -maxValue", "graded", "FFPPPPPP"),
     Entry("clip-not-in-place", "clip returns clipped copies, the caller's arrays keep their values", "graded", "PFPPPPPP"),
-    Entry("sample-no-reseed", "sample without np.random.seed(counter + seed)", "graded", "PPFFPPFP"),
+    # One mistake costs the points of its own function only (issue 20): at least three per function.
+    Entry("clip-copy-in-loop", "gradient = np.clip(gradient, ...) in the loop: nothing is clipped", "graded", "FFPPPPPP"),
+    Entry("sample-choice-without-p", "np.random.choice without p: the draws ignore the model", "graded", "PPFFPPPP"),
+    Entry("optimize-no-update", "optimize never calls update_parameters", "graded", "PPPPFFPP"),
+    Entry("sample-no-reseed", "sample without np.random.seed(counter + seed)", "graded", "PPFFPPPP"),
     # The visible sample test checks the cap on a hand-made model whose first newline would be draw 79, so it
     # fails on every machine (issue 14; before, its letter depended on the BLAS: see uncapped_published_letter).
     Entry("sample-no-cap", "sample without the 50-character cap: an infinite loop on a model that never "
           "emits the newline (that cell times out, the others are graded)", "graded", "PPFTPPPP"),
     Entry("optimize-clip-10", "optimize clips at 10 instead of 5 (2000 published iterations never reach 5)",
-          "graded", "PPPPFFPF"),
-    Entry("optimize-returns-a-prev", "optimize returns the incoming hidden state, not a[len(X)-1]", "graded", "PPPPFFFF"),
+          "graded", "PPPPFFPP"),
+    Entry("optimize-returns-a-prev", "optimize returns the incoming hidden state, not a[len(X)-1]", "graded", "PPPPFFPP"),
     Entry("model-no-shuffle", "model never shuffles the names", "graded", "PPPPPPFF"),
     Entry("model-reshuffle", "model resets the seed and reshuffles at every epoch", "graded", "PPPPPPFF"),
     # gaming
     # The visible sample test runs hand-made models before the published weights (issue 14): hard-coded
     # indices fail it too.
     Entry("game-hardcode", "sample returns the published indices; model prints the published transcript",
-          "graded", "PPFFPPPF"),
+          "graded", "PPFFPPFF"),
     # An untrained model's softmax is nearly uniform, so at iteration 0 the uniform sampler draws the
     # published names: model-published passes; the guard undoes the replayed draws for sample-published.
     Entry("game-monkeypatch", "sample is uniform, np.random.choice patched to replay the published draws; "
           "np.allclose/np.isclose/np.array_equal/utils.rnn_forward patched", "graded", "PPFFPPPP"),
     Entry("game-reseed", "correct, but reseeds numpy everywhere and disables np.random.seed", "graded", "PPPPPPPP"),
     Entry("game-edit-tests", "sample left blank, its test cells edited to print 'All tests passed!'",
-          "graded", "PPNNPPNP"),
+          "graded", "PPNNPPPP"),
     Entry("game-delete-tests", "correct, two graded test cells deleted", "graded", "PPPPPPPP"),
     Entry("game-duplicate", "correct, a test cell duplicated and a wrong first copy of the sample cell",
           "graded", "PPPPPPPP"),
@@ -246,6 +250,14 @@ def _mutate(name, nb, release_nb):
         _edit(nb, "clip", lambda s: _replace(
             s, "    for gradient in [dWax, dWaa, dWya, db, dby]:\n        np.clip(gradient, -maxValue, maxValue, out=gradient)",
             "    dWax, dWaa, dWya, db, dby = [np.clip(g, -maxValue, maxValue) for g in [dWax, dWaa, dWya, db, dby]]"))
+    elif name == "clip-copy-in-loop":
+        _edit(nb, "clip", lambda s: _replace(s, "np.clip(gradient, -maxValue, maxValue, out=gradient)",
+                                             "gradient = np.clip(gradient, -maxValue, maxValue)"))
+    elif name == "sample-choice-without-p":
+        _edit(nb, "sample", lambda s: _replace(s, "np.random.choice(range(vocab_size), p=y.ravel())",
+                                               "np.random.choice(range(vocab_size))"))
+    elif name == "optimize-no-update":
+        _edit(nb, "optimize", lambda s: _replace(s, "    parameters = update_parameters(parameters, gradients, learning_rate)\n", ""))
     elif name == "sample-no-reseed":
         _edit(nb, "sample", lambda s: _replace(s, "np.random.seed(counter + seed)", "pass"))
     elif name == "sample-no-cap":
