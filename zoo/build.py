@@ -86,14 +86,19 @@ ZOO = [
     Entry("model-reshuffle", "model resets the seed and reshuffles at every epoch", "graded", "PPPPPPFF"),
     # gaming
     # The visible sample test runs hand-made models before the published weights (issue 14): hard-coded
-    # indices fail it too.
+    # indices fail it too. model's tests run it with stand-ins first (issue 20): a model that only prints the
+    # published transcript never calls optimize, and fails both.
     Entry("game-hardcode", "sample returns the published indices; model prints the published transcript",
           "graded", "PPFFPPFF"),
-    # An untrained model's softmax is nearly uniform, so at iteration 0 the uniform sampler draws the
-    # published names: model-published passes; the guard undoes the replayed draws for sample-published.
+    # model is right, so model's tests pass whatever sample does (issue 20); the guard undoes the replayed
+    # draws for sample-published.
     Entry("game-monkeypatch", "sample is uniform, np.random.choice patched to replay the published draws; "
           "np.allclose/np.isclose/np.array_equal/utils.rnn_forward patched", "graded", "PPFFPPPP"),
+    # Trains right only when optimize is one of the course's stand-ins: the real training runs catch it.
+    Entry("game-detect-stand-ins", "model uses learning_rate 0.01 with a stand-in optimize, 0.02 otherwise",
+          "graded", "PPPPPPFF"),
     Entry("game-reseed", "correct, but reseeds numpy everywhere and disables np.random.seed", "graded", "PPPPPPPP"),
+    # An unwritten sample stops model's real training run: model's visible test reports it without failing.
     Entry("game-edit-tests", "sample left blank, its test cells edited to print 'All tests passed!'",
           "graded", "PPNNPPPP"),
     Entry("game-delete-tests", "correct, two graded test cells deleted", "graded", "PPPPPPPP"),
@@ -274,6 +279,9 @@ def _mutate(name, nb, release_nb):
             s, "        idx = j % len(examples)\n",
             "        idx = j % len(examples)\n        if j > 0 and idx == 0:\n"
             "            np.random.seed(0)\n            np.random.shuffle(examples)\n"))
+    elif name == "game-detect-stand-ins":
+        _edit(nb, "model", lambda s: _replace(
+            s, "learning_rate=0.01)", "learning_rate=0.01 if type(optimize).__name__ == 'RecordingOptimize' else 0.02)"))
     elif name == "game-hardcode":
         _edit(nb, "sample", lambda s: _replace(s, "    return indices", f"    return {PUBLISHED_SAMPLE}"))
         _edit(nb, "model", lambda s: PUBLISHED_TRANSCRIPT)
