@@ -26,6 +26,9 @@ PASSED, FAILED, NOT_IMPLEMENTED, ERRORED = "passed", "failed", "not implemented"
 CELL_TIMED_OUT, OUT_OF_MEMORY, NOT_GRADED = "timed out", "out of memory", "not graded"
 # What the grader writes where it cut a cell's output (the kernel's stub, GradingExecute, the trusted run).
 OUTPUT_CUT = ("[grader: output cut", "[grader: display update cut")
+# A bound the submission hit while it was graded (shown beside "graded"), from the note that starts with it.
+OUTPUT_LIMIT = "output limit"
+LIMITS = (OUTPUT_LIMIT,)
 CODES = {PASSED: "", FAILED: "F", NOT_IMPLEMENTED: "N", ERRORED: "E", CELL_TIMED_OUT: "T",
          OUT_OF_MEMORY: "M", NOT_GRADED: ""}
 ERROR_STATUS = {"AssertionError": FAILED, "NotImplementedError": NOT_IMPLEMENTED,
@@ -60,6 +63,18 @@ class StudentReport(statuses.StudentResult):
     @property
     def max_score(self):
         return sum(c.max_score for c in self.cells)
+
+    @property
+    def limits(self):
+        """The bounds this submission hit while it was graded (e.g. ``["output limit"]``); its grade stands."""
+        return [limit for limit in LIMITS if any(n.startswith(f"{limit}:") for n in self.notes)]
+
+    @property
+    def status_text(self):
+        """``graded``, ``graded (output limit)`` or ``NOT GRADED: <why>``: the status column of the report."""
+        if self.status != statuses.GRADED:
+            return f"NOT GRADED: {self.status}"
+        return self.status + (f" ({', '.join(self.limits)})" if self.limits else "")
 
 
 def cell_scores(root, assignment):
@@ -116,7 +131,7 @@ def notebook_details(path):
         elif status in (CELL_TIMED_OUT, OUT_OF_MEMORY) or (status and meta.get("solution")):
             notes.append(f"cell {gid}: {detail}")
         if any(marker in _output_text(out) for out in cell.get("outputs", []) for marker in OUTPUT_CUT):
-            notes.append(f"output limit: cell {gid} printed or displayed more than the grader keeps; the rest was cut")
+            notes.append(f"{OUTPUT_LIMIT}: cell {gid} printed or displayed more than the grader keeps; the rest was cut")
         restored = cell.metadata.get("grading", {}).get("restored")
         if restored:
             notes.append(f"before {gid} the grader restored {', '.join(restored)}")
@@ -194,8 +209,7 @@ def format_report(reports):
                 code = CODES.get(c.status, "?")
                 parts.append((f"{c.score:g}" + (f" {code}" if code else "")).rjust(w))
         total = f"{r.score:g}/{r.max_score:g}" if r.score is not None else f"-/{r.max_score:g}"
-        status = r.status if r.status == statuses.GRADED else f"NOT GRADED: {r.status}"
-        lines.append(r.student.ljust(width) + "  " + "  ".join(parts) + "  " + total.rjust(7) + "  " + status)
+        lines.append(r.student.ljust(width) + "  " + "  ".join(parts) + "  " + total.rjust(7) + "  " + r.status_text)
     lines.append("")
     lines.append("cells: score, then F failed check, E error, N not implemented, T timed out, M out of memory; "
                  "- not graded")
@@ -211,7 +225,7 @@ def format_report(reports):
 
 
 CSV_FIELDS = ["student", "assignment", "notebook", "cell", "score", "max_score", "cell_status", "detail",
-              "submission_status", "reason", "notes"]
+              "submission_status", "reason", "notes", "limits"]
 
 
 def write_report_csv(reports, path):
@@ -224,7 +238,8 @@ def write_report_csv(reports, path):
         for r in reports:
             for c in r.cells:
                 w.writerow([r.student, r.assignment, c.notebook, c.cell, "" if c.score is None else c.score,
-                            c.max_score, c.status, c.detail, r.status, r.reason, "; ".join(r.notes)])
+                            c.max_score, c.status, c.detail, r.status, r.reason, "; ".join(r.notes),
+                            "; ".join(r.limits)])
     return path
 
 

@@ -10,9 +10,12 @@ ZeroMQ's own receiver, which also disconnects the peer that sent it, so it never
 reaches Python. The grader then sees a kernel that did not answer: the call or
 the cell times out, and the report says so.
 
-The bounds follow the course's own caps: output on iopub is capped per cell at
-``MAX_OUTPUT_BYTES`` anyway (so no display message needs more than that, plus
-room for its metadata); a reply on shell carries at most one call's payload
+The bounds follow the course's own caps, as configured in its
+``nbgrader_config.py`` (``c.GradingExecute.max_output_bytes`` and
+``c.GradingExecute.call_max_bytes``, or their defaults in :mod:`coursetools.settings`):
+output on iopub is capped per cell at ``max_output_bytes`` anyway (so no display
+message needs more than that, plus room for its metadata; ``-1``, no output
+cap, leaves iopub unbounded too); a reply on shell carries at most one call's payload
 (``call_max_bytes`` of JSON, base64-encoded). stdin and control carry small
 messages only. And at most :data:`IOPUB_QUEUE` iopub messages wait in the
 grader unread (ZeroMQ's receive high-water mark; the kernel's publisher drops
@@ -35,7 +38,7 @@ def channel_limits(max_output_bytes=settings.MAX_OUTPUT_BYTES, max_payload_bytes
     """``{channel: largest message part in bytes}`` that the grader accepts from a kernel."""
     reply = max_payload_bytes * 4 // 3 + 4  # a call's answer travels as base64 text
     return {
-        "iopub": max_output_bytes + ENVELOPE_BYTES,
+        "iopub": max_output_bytes + ENVELOPE_BYTES if max_output_bytes >= 0 else -1,
         "shell": reply + ENVELOPE_BYTES,
         "control": ENVELOPE_BYTES,
         "stdin": ENVELOPE_BYTES,
@@ -46,7 +49,15 @@ def channel_limits(max_output_bytes=settings.MAX_OUTPUT_BYTES, max_payload_bytes
 class BoundedKernelClient(AsyncKernelClient):
     """nbclient's asynchronous kernel client, whose sockets refuse oversized messages (see the module)."""
 
-    limits = channel_limits()
+    limits = None  # {channel: bytes}; None: from the course's config (:meth:`channel_bounds`)
+
+    def channel_bounds(self):
+        """The bounds of :attr:`limits`, or those of the course's configured caps (the kernel manager's config)."""
+        if self.limits is not None:
+            return self.limits
+        configured = self.config.get("GradingExecute", {})
+        return channel_limits(max_output_bytes=int(configured.get("max_output_bytes", settings.MAX_OUTPUT_BYTES)),
+                              max_payload_bytes=int(configured.get("call_max_bytes", settings.PROXY_MAX_PAYLOAD_BYTES)))
 
     def _create_connected_socket(self, channel, identity=None):
         # jupyter_client's own socket (connect.py, _create_connected_socket), with the bound set before it
@@ -54,7 +65,7 @@ class BoundedKernelClient(AsyncKernelClient):
         url = self._make_url(channel)
         sock = self.context.socket(channel_socket_types[channel])
         sock.linger = 1000
-        sock.setsockopt(zmq.MAXMSGSIZE, self.limits[channel])
+        sock.setsockopt(zmq.MAXMSGSIZE, self.channel_bounds()[channel])
         if channel == "iopub":  # messages the grader has not read yet: at most this many wait in its memory
             sock.setsockopt(zmq.RCVHWM, IOPUB_QUEUE)
         if identity:

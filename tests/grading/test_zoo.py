@@ -112,6 +112,10 @@ def test_huge_output_is_cut_in_the_autograded_notebook(zoo):
     path = CourseLayout(zoo["course"]).autograded("fault-huge-output", ASSIGNMENT) / NOTEBOOK
     assert path.stat().st_size < 3 * ZOO_MAX_OUTPUT_BYTES
     assert "[grader: output cut" in path.read_text()
+    reports = {r.student: r for r in zoo["reports"]}
+    assert reports["fault-huge-output"].limits == ["output limit"] and reports["correct"].limits == []
+    line = [ln for ln in report.format_report(zoo["reports"]).splitlines() if ln.startswith("fault-huge-output ")]
+    assert line and line[0].endswith("graded (output limit)")
 
 
 def test_submitted_is_never_modified(zoo):

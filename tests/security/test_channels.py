@@ -25,6 +25,19 @@ class SmallBounds(BoundedKernelClient):
     limits = channel_limits(max_output_bytes=256 * 1024, max_payload_bytes=1024**2)
 
 
+def test_the_bounds_follow_the_course_s_configured_caps():
+    from traitlets.config import Config
+
+    c = Config()
+    c.GradingExecute.max_output_bytes = 256 * 1024
+    c.GradingExecute.call_max_bytes = 3 * 1024**2
+    assert BoundedKernelClient(config=c).channel_bounds() == channel_limits(256 * 1024, 3 * 1024**2)
+    assert BoundedKernelClient().channel_bounds() == channel_limits()  # the course's defaults
+    c.GradingExecute.max_output_bytes = -1  # no output cap: iopub is not bounded either
+    assert BoundedKernelClient(config=c).channel_bounds()["iopub"] == -1
+    assert SmallBounds().channel_bounds() == SmallBounds.limits
+
+
 FUNCTIONS = '''
 import sys
 from IPython.display import HTML, display
