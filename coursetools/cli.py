@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import demo, figures
 from .course import CourseError, run_nbgrader
-from .grading import parallel, report
+from .grading import parallel, report, summary
 from .grading.dask_security import add_tls_arguments, tls_from_args
 from .grading.feedback import generate_feedback
 from .grading.parallel import DEFAULT_RETRIES, ParallelGradingError
@@ -57,6 +57,8 @@ def parser():
     p = sub.add_parser("grade", help="autograde every submission robustly, then print the grade report")
     _course_arguments(p)
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--accept-renamed", action="store_true",
+                   help="grade a submission's only notebook as the expected one when it was renamed (noted in the report)")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run grading kernels WITHOUT the sandbox (trusted submissions only; the report says so)")
     p.add_argument("--submission-timeout", type=float, default=SUBMISSION_TIMEOUT_S,
@@ -70,14 +72,18 @@ def parser():
     p.add_argument("--workers", type=int, help="local cluster: number of worker processes (default: one per CPU core)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="extra attempts for a failed task (default: %(default)s)")
+    p.add_argument("--accept-renamed", action="store_true",
+                   help="grade a submission's only notebook as the expected one when it was renamed (noted in the report)")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run grading kernels WITHOUT the sandbox (trusted submissions only; the report says so)")
     p.add_argument("--submission-timeout", type=float, default=SUBMISSION_TIMEOUT_S,
                    help="wall-clock seconds for one whole submission (default: %(default)s)")
     p.add_argument("--json", help="also write the per-student outcomes (status, seconds, memory, worker) to this file")
 
-    p = sub.add_parser("report", help="print the grade report and write reports/<assignment>.csv")
+    p = sub.add_parser("report", help="print the grade report; write reports/<assignment>.csv and .grades.csv (LMS)")
     _course_arguments(p)
+    p.add_argument("--summary", action="store_true",
+                   help="also print the class summary and write reports/<assignment>.summary.html")
     p = sub.add_parser("feedback", help="nbgrader generate_feedback with hidden tests removed, then a leak scan")
     _course_arguments(p)
     p = sub.add_parser("zip-collect", help="LMS zip in downloaded/<assignment>/archive/ -> submitted/ (nbgrader zip_collect)")
@@ -85,13 +91,25 @@ def parser():
     return top
 
 
-def print_report(course, assignment):
-    """Print the grade report and write ``reports/<assignment>.csv``."""
+def print_report(course, assignment, with_summary=False):
+    """Print the grade report; write ``reports/<assignment>.csv`` (per cell) and ``.grades.csv`` (per student).
+
+    ``with_summary``: also print the class summary and write its HTML page.
+    """
+    layout = CourseLayout(course)
     reports = report.grade_report(course, assignment)
     print()
     print(report.format_report(reports))
-    path = report.write_report_csv(reports, CourseLayout(course).report_csv(assignment))
-    print(f"\nreport written to {path}")
+    path = report.write_report_csv(reports, layout.report_csv(assignment))
+    grades = summary.write_grades_csv(reports, layout.grades_csv(assignment))
+    print(f"\nreport written to {path}; grades for an LMS in {grades}")
+    if with_summary:
+        s = summary.summarize(reports, assignment, summary.hidden_cells(course, assignment))
+        print()
+        print(summary.format_summary(s))
+        print(f"\nclass summary page: {summary.write_summary_html(s, layout.summary_html(assignment))}")
+    else:
+        print(f"the class at a glance: course report {assignment} --summary")
 
 
 def grade_parallel(args):
@@ -100,7 +118,7 @@ def grade_parallel(args):
         return 2
     rep = parallel.grade_parallel(Path(args.course), args.assignment, args.student, args.scheduler, args.workers,
                                   args.submission_timeout, args.retries, tls=tls_from_args(args),
-                                  unsafe=args.unsafe_no_sandbox)
+                                  unsafe=args.unsafe_no_sandbox, accept_renamed=args.accept_renamed)
     for line in parallel.format_summary(rep):
         print(line)
     if args.json:
@@ -125,12 +143,13 @@ def run(args):
         module = f"training.{TRAINING[args.command][0]}"
         return subprocess.run([sys.executable, "-m", module, *args.args], cwd=ROOT).returncode
     elif args.command == "grade":
-        grade_batch(course, args.assignment, args.student, args.submission_timeout, unsafe=args.unsafe_no_sandbox)
+        grade_batch(course, args.assignment, args.student, args.submission_timeout, unsafe=args.unsafe_no_sandbox,
+                    accept_renamed=args.accept_renamed)
         print_report(course, args.assignment)
     elif args.command == "grade-parallel":
         return grade_parallel(args)
     elif args.command == "report":
-        print_report(course, args.assignment)
+        print_report(course, args.assignment, with_summary=args.summary)
     elif args.command == "feedback":
         leaks = generate_feedback(course, args.assignment)
         for path, line in leaks:

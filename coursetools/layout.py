@@ -77,6 +77,14 @@ class CourseLayout:
         """``reports/<assignment>.csv``: the per-cell grade report."""
         return self.reports / f"{assignment}.csv"
 
+    def grades_csv(self, assignment):
+        """``reports/<assignment>.grades.csv``: one row per student, for an LMS (docs/grading.md)."""
+        return self.reports / f"{assignment}.grades.csv"
+
+    def summary_html(self, assignment):
+        """``reports/<assignment>.summary.html``: the class summary, for a browser."""
+        return self.reports / f"{assignment}.summary.html"
+
     def status_file(self, assignment):
         """``reports/<assignment>.status.json``: how each submission's grading went."""
         return self.reports / f"{assignment}.status.json"

@@ -140,7 +140,8 @@ def start_worker_nbgrader():
     worker_nbgrader()
 
 
-def grade_task(course, template, assignment, student, timeout_s, notebooks, attempt=1, unsafe=False):
+def grade_task(course, template, assignment, student, timeout_s, notebooks, attempt=1, unsafe=False,
+               accept_renamed=False):
     """Grade one student in a scratch course of its own; runs on a Dask worker.
 
     ``course`` is the shared course folder (read only: ``submitted/<student>``
@@ -169,7 +170,8 @@ def grade_task(course, template, assignment, student, timeout_s, notebooks, atte
         else:  # a missing folder is reported by grade_student's pre-check
             dest.parent.mkdir(parents=True)
         with PeakMemory() as mem:
-            result = submission.grade_submission(scratch, assignment, student, timeout_s, notebooks, unsafe, worker_nbgrader())
+            result = submission.grade_submission(scratch, assignment, student, timeout_s, notebooks, unsafe,
+                                                 worker_nbgrader(), accept_renamed)
         result.notes[:0] = dropped
         outcome = TaskOutcome(asdict(result), worker=worker, attempt=attempt,
                               peak_tree_rss=mem.tree, peak_kernel_rss=mem.single)
@@ -341,7 +343,7 @@ class BatchReport:
 
 def grade_parallel(course, assignment, students=None, scheduler=None, workers=None,
                    timeout_s=SUBMISSION_TIMEOUT_S, retries=DEFAULT_RETRIES,
-                   progress=True, log=print, task=grade_task, tls=None, unsafe=False):
+                   progress=True, log=print, task=grade_task, tls=None, unsafe=False, accept_renamed=False):
     """Autograde ``students`` (default: every submission) of ``assignment`` on Dask.
 
     ``scheduler``: address of an existing Dask scheduler (``tls://host:port``, with the
@@ -379,7 +381,9 @@ def grade_parallel(course, assignment, students=None, scheduler=None, workers=No
 
         def submit(student, attempt):
             return client.submit(task, str(course), str(template), assignment, student, timeout_s, notebooks,
-                                 attempt, **({"unsafe": True} if unsafe else {}), key=f"grade-{assignment}-{student}-{attempt}", pure=False)
+                                 attempt, **({"unsafe": True} if unsafe else {}),
+                                 **({"accept_renamed": True} if accept_renamed else {}),
+                                 key=f"grade-{assignment}-{student}-{attempt}", pure=False)
 
         futures = {submit(s, 1): (s, 1) for s in students}
         bar = None

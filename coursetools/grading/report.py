@@ -26,6 +26,7 @@ PASSED, FAILED, NOT_IMPLEMENTED, ERRORED = "passed", "failed", "not implemented"
 CELL_TIMED_OUT, OUT_OF_MEMORY, NOT_GRADED = "timed out", "out of memory", "not graded"
 # What the grader writes where it cut a cell's output (the kernel's stub, GradingExecute, the trusted run).
 OUTPUT_CUT = ("[grader: output cut", "[grader: display update cut")
+MAX_DETAIL_CHARS = 4000  # a whole failure message (the grader caps what a test prints anyway)
 # A bound the submission hit while it was graded (shown beside "graded"), from the note that starts with it.
 OUTPUT_LIMIT = "output limit"
 LIMITS = (OUTPUT_LIMIT,)
@@ -98,9 +99,9 @@ def _error_status(outputs):
     rank = {CELL_TIMED_OUT: 0, OUT_OF_MEMORY: 1}
     out = min(errors, key=lambda o: rank.get(ERROR_STATUS.get(o.get("ename")), 2))
     ename = out.get("ename", "Error")
-    evalue = str(out.get("evalue", "")).strip().splitlines()
-    detail = f"{ename}: {evalue[0]}" if evalue and evalue[0] else ename
-    return ERROR_STATUS.get(ename, ERRORED), detail[:200]
+    evalue = " ".join(str(out.get("evalue", "")).split())
+    detail = f"{ename}: {evalue}" if evalue else ename
+    return ERROR_STATUS.get(ename, ERRORED), detail[:MAX_DETAIL_CHARS]
 
 
 def _output_text(out):

@@ -25,7 +25,8 @@ from .submission import (
 from .warm_nbgrader import WarmNbgrader
 
 
-def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_S, log=print, unsafe=False):
+def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_S, log=print, unsafe=False,
+                accept_renamed=False):
     """Grade ``students`` (default: every submission) one after the other; return their results.
 
     Every kernel runs in the grading sandbox; when none can be made the batch
@@ -43,7 +44,7 @@ def grade_batch(course, assignment, students=None, timeout_s=SUBMISSION_TIMEOUT_
         guard = GradebookGuard(course, assignment).start()  # the gradebook is written only by the grader
         results = []
         for i, student in enumerate(students, 1):
-            r = grade_submission(course, assignment, student, timeout_s, notebooks, unsafe, warm)
+            r = grade_submission(course, assignment, student, timeout_s, notebooks, unsafe, warm, accept_renamed)
             results.append(r)
             guard.check(student)
             extra = f": {r.reason}" if r.reason else ""

@@ -242,11 +242,27 @@ def check_sandbox(unsafe=False):
         raise GradingError(str(exc)) from None
 
 
+def lone_notebook(folder):
+    """The name of the only notebook at the top of ``folder`` (a plain file), or None."""
+    folder = Path(folder)
+    try:
+        found = [p.name for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()]
+    except OSError:
+        return None
+    return found[0] if len(found) == 1 else None
+
+
+RENAME_HINT = "course grade --accept-renamed"
+
+
 def grade_submission(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S, notebooks=None, unsafe=False,
-                     warm=None):
+                     warm=None, accept_renamed=False):
     """Pre-check and autograde one submission; never raises for a bad submission.
 
     ``warm``: a started :class:`~coursetools.grading.warm_nbgrader.WarmNbgrader` to fork nbgrader from.
+    ``accept_renamed``: a submission whose one notebook has another name
+    (``Dinosaurus_Island-Copy1.ipynb``, ``Dinosaurus_Island (1).ipynb``) is
+    graded as the expected notebook, with a note; without it, the reason says how.
 
     nbgrader grades a clean private copy of the submission (plain files
     only: links, special and oversized files are dropped and noted); what is
@@ -257,11 +273,26 @@ def grade_submission(course, assignment, student, timeout_s=SUBMISSION_TIMEOUT_S
     notebooks = notebooks or expected_notebooks(course, assignment)
     folder = layout.submitted(student, assignment)
     status, reason, notes = precheck(folder, notebooks, layout.source(assignment), layout.release(assignment))
-    if status != GRADED:
+    renamed = None
+    if status == MISSING and len(notebooks) == 1 and folder.is_dir() and not folder.is_symlink():
+        renamed = lone_notebook(folder)
+        if renamed and not accept_renamed:
+            reason += f"; to grade {renamed} as {notebooks[0]}: {RENAME_HINT}"
+            renamed = None
+    if status != GRADED and not renamed:
         forget(course, assignment, student)
         return StudentResult(student, assignment, status, reason, notes, time.perf_counter() - t0)
     with tempfile.TemporaryDirectory(prefix="submission-") as clean:
-        notes += untrusted.notes(untrusted.safe_copy(folder, os.path.join(clean, student, assignment)))
+        copy = os.path.join(clean, student, assignment)
+        notes += untrusted.notes(untrusted.safe_copy(folder, copy))
+        if renamed:
+            if os.path.isfile(os.path.join(copy, renamed)):
+                os.replace(os.path.join(copy, renamed), os.path.join(copy, notebooks[0]))
+            status, reason, more = precheck(copy, notebooks, layout.source(assignment), layout.release(assignment))
+            notes += more + [f"renamed: {renamed} graded as {notebooks[0]} (--accept-renamed)"]
+            if status != GRADED:
+                forget(course, assignment, student)
+                return StudentResult(student, assignment, status, reason, notes, time.perf_counter() - t0)
         code, log = run_autograde(course, assignment, student, timeout_s, clean, unsafe, warm)
     notes += [f"after grading: {d}" for d in untrusted.notes(
         untrusted.sweep(layout.autograded(student, assignment)))]
