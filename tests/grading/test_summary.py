@@ -105,3 +105,21 @@ def test_a_class_of_a_thousand_groups_one_cause_once():
     assert len(s.mistakes) == 1 and s.mistakes[0].students == [f"s{i:04d}" for i in range(1000) if i % 3]
     assert s.pass_rates[1] == ("test-clip-hidden", 334, 1000) and len(s.hidden_only) == 666
     assert "<img" in summary.summary_html(s)
+
+
+@pytest.mark.slow
+def test_a_renamed_notebook_is_graded_only_when_asked(tmp_path):
+    from coursetools.grading.sequential import grade_batch
+    from zoo.build import ASSIGNMENT, RENAMED, ZOO, build_zoo
+
+    course = tmp_path / "course"
+    build_zoo(course, zoo=[e for e in ZOO if e.name == "fault-renamed"])
+    (result,) = grade_batch(course, ASSIGNMENT, log=lambda *a: None)
+    assert result.status == statuses.MISSING and f"to grade {RENAMED} as" in result.reason
+    assert "--accept-renamed" in result.reason
+    (result,) = grade_batch(course, ASSIGNMENT, log=lambda *a: None, accept_renamed=True)
+    assert result.status == statuses.GRADED
+    assert any(n.startswith(f"renamed: {RENAMED} graded as") for n in result.notes)
+    (rep,) = report.grade_report(course, ASSIGNMENT)
+    assert rep.score == rep.max_score == 13
+    assert (course / "submitted" / "fault-renamed" / ASSIGNMENT / RENAMED).is_file()  # submitted/ untouched

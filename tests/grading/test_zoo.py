@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from coursetools.grading import report
+from coursetools.grading import report, summary
 from coursetools.grading.feedback import generate_feedback, scan_for_leaks, secret_lines
 from coursetools.grading.sequential import grade_batch
 from coursetools.layout import CourseLayout
@@ -192,3 +192,28 @@ def test_release_shows_no_hidden_test_and_no_solution(zoo):
     assert scan_for_leaks([release], secrets) == []
     solved = layout.autograded("correct", ASSIGNMENT) / NOTEBOOK
     assert scan_for_leaks([solved], secrets), "the scan must find solution lines where they are"
+
+
+def test_the_class_summary_agrees_with_the_gradebook(zoo, tmp_path):
+    course = zoo["course"]
+    s = summary.class_summary(course, ASSIGNMENT)
+    rows = report.cell_scores(course, ASSIGNMENT)  # straight from the gradebook
+    totals = {}
+    for row in rows:
+        totals[row.student] = totals.get(row.student, 0.0) + row.score
+    assert s.totals == totals and s.submitted == len(ZOO)
+    assert s.stats()["mean"] == pytest.approx(sum(totals.values()) / len(totals))
+    for cell, passed, graded in s.pass_rates:
+        assert graded == len(totals)
+        assert passed == sum(1 for row in rows if row.cell == cell and row.score == row.max_score), cell
+    assert sum(len(v) for v in s.not_graded.values()) == len(ZOO) - len(totals)
+    assert "clip-not-in-place" in s.hidden_only and "correct" not in s.hidden_only
+    unwritten = [g for g in s.mistakes if (g.cell, g.cause) == ("test-sample-published", "NotImplementedError")]
+    assert unwritten and sorted(unwritten[0].students) == ["game-edit-tests", "untouched"]
+    assert s.limits == {"output limit": ["fault-huge-output"]}
+    page = summary.write_summary_html(s, tmp_path / "summary.html").read_text()
+    assert "<script" not in page and "clip-not-in-place" in page
+    with open(summary.write_grades_csv(zoo["reports"], tmp_path / "grades.csv"), newline="") as f:
+        lms = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert {k: float(v["total"]) for k, v in lms.items() if v["total"]} == totals
+    assert lms["fault-invalid-json"]["total"] == "" and "invalid notebook" in lms["fault-invalid-json"]["status"]
