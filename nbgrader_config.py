@@ -7,6 +7,10 @@ folder (the course root) with the course's virtual environment activated
 """
 
 from coursetools import settings
+from coursetools.plugins import validate
+
+# `nbgrader validate` shows each failing test's whole message first (coursetools/plugins/validate.py).
+validate.install()
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 

@@ -128,6 +128,10 @@ def test_nbgrader_settings_for_the_hub(monkeypatch):
     assert common.Exchange.path_includes_course is True
     assert common.Authenticator.plugin_class.__name__ == "JupyterHubAuthPlugin"
     assert common.Execute.timeout == settings.CELL_TIMEOUT_S  # Validate on the hub: the course's cell timeout
+    from nbgrader.validator import Validator
+
+    from coursetools.plugins import validate
+    assert Validator.validate is validate.validate  # the Validate button: the whole message first
     monkeypatch.setenv("DINO_HUB_COURSE_ROOT", "/home/g/course")
     grader = PyFileConfigLoader("nbgrader_config.py", path=str(DEPLOY / "jupyter-config" / "grader")).load_config()
     assert grader.CourseDirectory.root == "/home/g/course"

@@ -8,6 +8,11 @@ import os
 from nbgrader.auth import JupyterHubAuthPlugin
 
 from coursetools import settings
+from coursetools.plugins import validate
+
+# The Validate button and `nbgrader validate` show each failing test's whole message first
+# (coursetools/plugins/validate.py: nbgrader's Validator cuts lines at 90 characters and shows the cell first).
+validate.install()
 
 c = get_config()  # noqa: F821
 

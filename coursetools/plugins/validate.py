@@ -1,0 +1,102 @@
+"""Validate shows each failing test's whole message first: ``nbgrader validate`` and the hub's Validate button.
+
+nbgrader's ``Validator`` (0.9) shows a failed cell's whole source first (the
+visible tests are long), then its traceback with every line cut at
+``Validator.width`` (90) characters, so the sentence that says what to fix is
+cut and comes last; the hub's dialog shows the same in a box that does not
+wrap. Neither the command nor the server extension lets a config choose
+another validator class: both build ``nbgrader.validator.Validator``. So the
+course's ``nbgrader_config.py`` and the hub's (``deploy/jupyterhub/jupyter-config/common``)
+call :func:`install`, which gives that class three methods of this module:
+
+- :func:`error_text`: for each error, the message first (``AssertionError: ...``,
+  whole, wrapped at ``width``), then the traceback without terminal colours;
+- :func:`indented`: long lines are wrapped, never cut;
+- :func:`validate`: for the hub's dialog, a failed cell's ``source`` is only
+  its first lines (the test's docstring), so the message is what the student sees first.
+
+The command line prints the same order (:func:`print_error`).
+"""
+
+import re
+import textwrap
+
+from nbgrader import validator as nbgrader_validator
+
+SOURCE_LINES = 3  # lines of a failed cell's source shown under its message
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _plain(text):
+    return _ANSI.sub("", text or "")
+
+
+def _wrap(text, width):
+    """``text`` with every line wrapped at ``width`` (nothing cut), keeping each line's indentation."""
+    out = []
+    for line in text.split("\n"):
+        indent = line[:len(line) - len(line.lstrip())]
+        out += textwrap.wrap(line, width=max(width, 20), subsequent_indent=indent + "  ", break_long_words=True,
+                             break_on_hyphens=False, drop_whitespace=False) or [""]
+    return "\n".join(out)
+
+
+def error_text(self, cell):
+    """What went wrong in ``cell``: every error's whole message first, then its traceback (no colours)."""
+    if cell.cell_type == "code":
+        parts = []
+        for output in cell.outputs:
+            if output.output_type == "error":
+                message = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
+                tb = _plain("\n".join(output.traceback)).rstrip()
+                parts.append(_wrap(message, self.width - len(self.indent)) + ("\n\nTraceback:\n" + tb if tb else ""))
+            elif output.output_type == "stream" and output.name == "stderr":
+                parts.append(_plain(output.text))
+        if parts:
+            return "\n\n".join(parts)
+    return _original["_extract_error"](self, cell)
+
+
+def indented(self, text):
+    """``text`` indented by ``Validator.indent``, long lines wrapped at ``width`` (nbgrader cuts them)."""
+    return "\n".join(self.indent + line for line in _wrap(_plain(text), self.width - len(self.indent)).split("\n"))
+
+
+def short_source(source, lines=SOURCE_LINES):
+    """The first ``lines`` lines of a cell (its docstring, for a test cell), and how many more there are."""
+    all_lines = source.strip().split("\n")
+    head = "\n".join(all_lines[:lines])
+    more = len(all_lines) - lines
+    return head + (f"\n... ({more} more lines: the whole cell is in your notebook)" if more > 0 else "")
+
+
+def print_error(self, source, error):
+    """The command line's report of a failed cell: the message first, then the start of the cell."""
+    self.stream.write("\n" + "=" * self.width + "\n")
+    self.stream.write("A test failed. What it says:\n\n")
+    self.stream.write(self._indent(error) + "\n\n")
+    self.stream.write("In the cell that starts with:\n\n")
+    self.stream.write(self._indent(source) + "\n\n")  # already shortened by :func:`validate`
+
+
+def validate(self, filename):
+    """nbgrader's results, with each failed cell's source shortened: the hub's dialog shows the source first."""
+    results = _original["validate"](self, filename)
+    for failed in results.get("failed", []):
+        failed["source"] = short_source(failed.get("source", ""))
+    return results
+
+
+_original = {}
+PATCHED = {"_extract_error": error_text, "_indent": indented, "_print_error": print_error, "validate": validate}
+
+
+def install(cls=nbgrader_validator.Validator):
+    """Give nbgrader's Validator the course's methods (idempotent)."""
+    for name, function in PATCHED.items():
+        current = getattr(cls, name)
+        if current is function:
+            continue
+        _original.setdefault(name, current)
+        setattr(cls, name, function)
+    return cls
