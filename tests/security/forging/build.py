@@ -195,7 +195,8 @@ def _hunt():
         texts += [s for _, _, s in ip.history_manager.get_range(raw=True)]
     except Exception:
         pass
-    for pattern in ("*", "*/*", "../*", "../../*", "../../../*", "../../../*/*", "../../../*/*/*", "/tmp/*", "/tmp/*/*"):
+    # the working folder and what the sandbox mounts beside it (it runs in /home/student/<assignment>)
+    for pattern in ("*", "*/*", "../*", "../*/*", "/run/*", "/run/*/*", "/run/*/*/*", "/home/*/*", "/tmp/*", "/tmp/*/*"):
         for path in glob.glob(pattern):
             try:
                 if os.path.isfile(path) and os.path.getsize(path) < 5_000_000:
@@ -272,9 +273,9 @@ def clip(gradients, maxValue):
 
 KILLER = '''
 def clip(gradients, maxValue):
-    """Correct, except that the hidden test's maxValue kills the kernel."""
+    """Correct, except that a hidden test's maxValue (not one of the visible tests': 10, 5) kills the kernel."""
     import os
-    if maxValue == 3.5:
+    if maxValue not in (5, 10):
         os._exit(1)
     dWaa, dWax, dWya, db, dby = gradients['dWaa'], gradients['dWax'], gradients['dWya'], gradients['db'], gradients['dby']
     for gradient in [dWax, dWaa, dWya, db, dby]:
@@ -284,7 +285,8 @@ def clip(gradients, maxValue):
 
 HANGER_PATCH = ("    counter = 0\n",
                 "    counter = 0\n"
-                "    if seed == 21:  # a hidden test's seed: hang, deaf to interrupts\n"
+                "    # a hidden test's seed (0-99), not one of the visible tests' or the notebook's cells' (0-6, 14, 61; 100 k):\n"
+                "    if seed < 100 and seed not in (0, 1, 2, 3, 4, 5, 6, 14, 61):  # hang, deaf to interrupts\n"
                 "        import signal\n"
                 "        signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                 "        while True:\n"
