@@ -140,7 +140,9 @@ def test_error_status_prefers_timeout_and_memory():
             new_output("error", ename="CellTimeoutError", evalue="", traceback=[])]
     assert _error_status(outs)[0] == "timed out"
     assert _error_status([new_output("error", ename="AssertionError", evalue="x wrong\nmore", traceback=[])]) \
-        == ("failed", "AssertionError: x wrong")
+        == ("failed", "AssertionError: x wrong more")  # the whole message, on one line
+    long = "y" * 3000
+    assert _error_status([new_output("error", ename="AssertionError", evalue=long, traceback=[])])[1].endswith(long)
     assert _error_status([new_output("stream", name="stdout", text="hi")]) == (None, "")
 
 
