@@ -25,6 +25,9 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from coursetools import lockfile  # noqa: E402 (standard library only: read before any environment exists)
+
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements.lock"
 STAMP = VENV / ".lock.sha256"
@@ -67,23 +70,13 @@ def lock_hash():
 
 def locked_versions():
     """``{canonical name: version}`` of every distribution in requirements.lock."""
-    pins = {}
-    for line in LOCK.read_text().splitlines():
-        line = line.split("#", 1)[0].strip().rstrip("\\").strip()
-        if "==" in line and not line.startswith("-"):
-            name, _, version = line.partition("==")
-            pins[canonical(name)] = version.split(";")[0].strip()
-    return pins
-
-
-def canonical(name):
-    return "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
+    return lockfile.locked_versions(LOCK)
 
 
 def installed_versions(python):
     out = subprocess.run([str(python), "-m", "pip", "list", "--format=json", "--exclude-editable",
                           "--disable-pip-version-check"], check=True, capture_output=True, text=True).stdout
-    return {canonical(d["name"]): d["version"] for d in json.loads(out)}
+    return {lockfile.canonical_name(d["name"]): d["version"] for d in json.loads(out)}
 
 
 def base_python():

@@ -54,17 +54,23 @@ class Assignment:
     notebooks: tuple
     shared: tuple = field(default_factory=tuple)
     graded: bool = True
+    packages: tuple = ()  # what a student installs to run it on a laptop (requirements.txt, at the lock's versions)
 
 
 # The helper modules every notebook needs (`from utils import *`: the numpy RNN).
 # Each assignment ships these plus the modules of its own.
 CORE_UTILS = ("utils/__init__.py", "utils/rnn.py")
+# The packages every notebook needs on a student's laptop (the release's requirements.txt; versions from the lock).
+STUDENT_PACKAGES = ("jupyterlab", "ipywidgets", "numpy", "matplotlib", "tqdm")
+STUDENT_REQUIREMENTS = "requirements.txt"  # written into source/<assignment>/ by `course release`, then released
+LOCK_FILE = ROOT / "requirements.lock"
 
 ASSIGNMENTS = {
     "dinosaurus_island": Assignment(
         name="dinosaurus_island",
         notebooks=("Dinosaurus_Island.ipynb",),
         shared=(*CORE_UTILS, "utils/stand_ins.py", "data/dinos.txt"),
+        packages=STUDENT_PACKAGES,
     ),
     # Optional, ungraded: the Keras 3 LSTM (issue "Writing like Shakespeare").
     "writing_like_shakespeare": Assignment(
@@ -72,6 +78,7 @@ ASSIGNMENTS = {
         notebooks=("Writing_Like_Shakespeare.ipynb",),
         shared=(*CORE_UTILS, "utils/shakespeare.py", "data/shakespeare.txt", "models/shakespeare_lstm.keras", "models/shakespeare_lstm.json"),
         graded=False,
+        packages=(*STUDENT_PACKAGES, "tensorflow", "keras"),
     ),
     # Optional, ungraded: honest evaluation and a better name model (issue "Going further").
     "going_further": Assignment(
@@ -80,5 +87,6 @@ ASSIGNMENTS = {
         shared=(*CORE_UTILS, "utils/name_eval.py", "utils/name_models.py", "utils/name_plots.py",
                 "utils/ngram.py", "data/dinos.txt", "models/course_rnn.npz"),
         graded=False,
+        packages=STUDENT_PACKAGES,
     ),
 }
