@@ -239,9 +239,12 @@ def call(text):
         np.random.set_state(state)
         if fn is None:
             raise NameError(f"name {req['name']!r} is not defined")
-        stand_ins = make_stand_ins(req.get("stand_ins") or {}, pd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), standing_in(fn, stand_ins):
-            result = fn(*args, **kwargs)
+        module, stand_ins = make_stand_ins(req.get("stand_ins") or {}, pd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            if stand_ins:  # the names of fn's module mean the stand-ins while it runs
+                result = module.run_with_stand_ins(fn, stand_ins, *args, **kwargs)
+            else:
+                result = fn(*args, **kwargs)
     except BaseException as exc:  # noqa: B036 (KeyboardInterrupt too: the grader interrupted a call)
         error = _error(exc, skip_frames=1)
     reply = {"stdout": out.getvalue(), "stderr": err.getvalue(), "restored": restored, "error": error}
@@ -260,30 +263,11 @@ STAND_INS_MODULE = "utils.stand_ins"  # the course's stand-ins (shipped with the
 
 
 def make_stand_ins(specs, pd):
-    """``{name: stand-in}`` from a request's ``{name: {"class": ..., "kwargs": ...}}`` (classes of :data:`STAND_INS_MODULE`)."""
+    """(the stand-ins' module, ``{name: stand-in}``) from a request's ``{name: {"class": ..., "kwargs": ...}}``."""
     if not specs:
-        return {}
+        return None, {}
     module = importlib.import_module(STAND_INS_MODULE)
-    return {name: getattr(module, spec["class"])(**pd.decode(spec["kwargs"])) for name, spec in specs.items()}
-
-
-@contextlib.contextmanager
-def standing_in(fn, stand_ins):
-    """While the block runs, the names of ``stand_ins`` in ``fn``'s module namespace mean the stand-ins."""
-    if not stand_ins:
-        yield
-        return
-    namespace, missing = getattr(fn, "__globals__", _state["ns"]), object()
-    saved = {name: namespace.get(name, missing) for name in stand_ins}
-    namespace.update(stand_ins)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is missing:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
+    return module, {name: getattr(module, spec["class"])(**pd.decode(spec["kwargs"])) for name, spec in specs.items()}
 
 
 @as_in_a_cell
