@@ -181,3 +181,16 @@ def test_ports(launch):
         s.bind(("127.0.0.1", port))
         s.listen()
         assert not launch.port_is_free(port)
+
+
+def test_jupyterlab_defaults_render_the_whole_notebook_and_fetch_no_news():
+    """Table-of-contents links land on their headings (no windowing); no news from the network."""
+    common = DEPLOY / "jupyter-config" / "common"
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(common)).load_config()
+    settings_dir = Path(config.LabApp.app_settings_dir)
+    overrides = json.loads((settings_dir / "overrides.json").read_text())
+    assert overrides["@jupyterlab/notebook-extension:tracker"]["windowingMode"] == "none"
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    from jupyterlab_server.settings_utils import _get_overrides
+
+    assert _get_overrides(str(settings_dir)) == (overrides, "")  # what jupyterlab_server itself reads
