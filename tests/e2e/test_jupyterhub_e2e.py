@@ -146,6 +146,26 @@ def test_course_on_jupyterhub(hub, browser, artifacts):
     students_are_kept_out(hub, browser, artifacts)
 
 
+def table_of_contents_lands_on_every_heading(page, artifacts):
+    """Click every entry of JupyterLab's table of contents: each one shows its heading (the hub's JupyterLab
+    renders the whole notebook: deploy/jupyterhub/jupyter-config/common/lab-settings/overrides.json)."""
+    tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="table-of-contents"]')
+    tab.click()
+    items = page.locator(".jp-TableOfContents-tree .jp-tocItem")
+    expect(items.first).to_be_visible(timeout=60_000)
+    count = items.count()
+    assert count > 10, f"the table of contents lists {count} headings"
+    for i in range(count):
+        item = items.nth(i)
+        label = re.sub(r"^[\d.]+\s+", "", item.inner_text().strip())  # without a numbering prefix
+        item.click()
+        heading = page.locator(".jp-NotebookPanel:visible .jp-RenderedMarkdown :is(h1, h2, h3, h4, h5)",
+                               has_text=label).first
+        expect(heading, f"table-of-contents link {label!r}").to_be_in_viewport(timeout=15_000)
+    shot(page, artifacts, "04-table-of-contents-last-link")
+    tab.click()  # closes the panel again
+
+
 def round_trip(hub, browser, artifacts):
     """Release, fetch, validate, submit, collect, autograde, feedback."""
     # 1. The instructor opens the grader service's JupyterLab, then the formgrader
@@ -197,6 +217,7 @@ def round_trip(hub, browser, artifacts):
     stu.goto(f"{hub.user_url(STUDENT)}lab/tree/{nb_path}")
     validate = stu.locator("jp-button.validate-button")
     validate.wait_for(timeout=120_000)
+    table_of_contents_lands_on_every_heading(stu, artifacts)
     validate.click()
     success = stu.locator(".nbgrader-SuccessDialog .validation-success")
     failure = stu.locator(".nbgrader-ErrorDialog")
