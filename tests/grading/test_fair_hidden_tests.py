@@ -27,8 +27,11 @@ from coursetools.grading.sequential import grade_batch
 from coursetools.layout import CourseLayout
 from zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, build_zoo, filled
 
-SINGLE_MISTAKES = ["correct", "clip-copy-in-loop", "clip-swapped-bounds", "sample-choice-without-p",
-                   "optimize-no-update", "optimize-returns-a-prev", "one-wrong"]
+# Three single mistakes per function (the zoo's entries, zoo/build.py), and the solution.
+SINGLE_MISTAKES = ["correct", "clip-copy-in-loop", "clip-swapped-bounds", "clip-not-in-place",
+                   "sample-choice-without-p", "sample-no-reseed", "sample-no-cap",
+                   "optimize-no-update", "optimize-returns-a-prev", "optimize-clip-10",
+                   "one-wrong", "model-no-shuffle", "model-reshuffle"]
 
 
 def _scores(course):
