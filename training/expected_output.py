@@ -127,10 +127,8 @@ def update_notebook(path=None, log=print):
     """Rerun the reference training and write its output, marked, into the notebook (only if it changed)."""
     path = path or notebook_path()
     text = reference_training_output()
-    try:
+    with contextlib.suppress(ValueError):  # no expected output yet: write the new one
         text = machine_neutral(text, notebook_expected_output(path))
-    except ValueError:  # no expected output yet: write the new one
-        pass
     nb = nbformat.read(path, as_version=4)
     source = expected_cell_source(text)
     if _cell(nb).source == source:
