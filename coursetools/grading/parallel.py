@@ -44,7 +44,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbgrader
 from nbgrader.api import Gradebook, MissingEntry
@@ -285,10 +285,30 @@ def merge_outcome(course, assignment, outcome):
     if outcome.autograded_tar:
         dest.mkdir(parents=True)
         with tarfile.open(fileobj=io.BytesIO(outcome.autograded_tar), mode="r:gz") as tar:
-            try:
-                tar.extractall(dest, filter="data")
-            except TypeError:  # Python < 3.11.4 has no filter; the archive is our own task's
-                tar.extractall(dest)
+            extract_plain(tar, dest)
+
+
+def extract_plain(tar, dest):
+    """Extract a task's ``autograded/`` archive into ``dest``: folders and regular files inside it, nothing else.
+
+    A worker sends the archive back; a compromised or buggy one could put a link,
+    a device or a path out of the folder in it. Any such member refuses the whole
+    archive (``tarfile.TarError``; the student's status then says the graded folder
+    could not be stored). This check is the course's own, so it holds on every
+    Python 3.11 (tarfile's ``filter="data"`` exists only from 3.11.4, and is applied too where it does).
+    """
+    members = []
+    for member in tar.getmembers():
+        parts = PurePosixPath(member.name).parts
+        if not (member.isreg() or member.isdir()) or not parts or parts[0] == "/" or ".." in parts:
+            raise tarfile.TarError(f"archive member {member.name!r} refused: only plain files and folders "
+                                   "inside the student's folder")
+        member.mode = (member.mode & 0o755) | (0o700 if member.isdir() else 0o600)
+        members.append(member)
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, members=members, filter="data")
+    else:
+        tar.extractall(dest, members=members)
 
 
 def failed_outcome(assignment, student, attempts, error):
