@@ -151,7 +151,7 @@ def table_of_contents_lands_on_every_heading(page, artifacts):
     renders the whole notebook: deploy/jupyterhub/jupyter-config/common/lab-settings/overrides.json)."""
     tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="table-of-contents"]')
     tab.click()
-    items = page.locator(".jp-TableOfContents-tree .jp-tocItem")
+    items = page.locator(".jp-TableOfContents-tree .jp-tocItem-content")  # each entry's own label
     expect(items.first).to_be_visible(timeout=60_000)
     count = items.count()
     assert count > 10, f"the table of contents lists {count} headings"
