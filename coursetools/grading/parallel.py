@@ -300,6 +300,8 @@ def extract_plain(tar, dest):
     members = []
     for member in tar.getmembers():
         parts = PurePosixPath(member.name).parts
+        if member.isdir() and not parts:  # the folder itself (".")
+            continue
         if not (member.isreg() or member.isdir()) or not parts or parts[0] == "/" or ".." in parts:
             raise tarfile.TarError(f"archive member {member.name!r} refused: only plain files and folders "
                                    "inside the student's folder")
