@@ -27,6 +27,7 @@ NOTEBOOK = COURSE.source(ASSIGNMENT) / ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 RELEASE = COURSE.release(ASSIGNMENT) / ASSIGNMENTS[ASSIGNMENT].notebooks[0]
 DOC = ROOT / "docs" / "student_mistakes.md"
 DATA_CELLS = ("load-data", "vocab")
+NUMPY_REPR = re.compile(r"np\.(int|float|bool|str)\w*\(|array\(")  # np.int64(16), array([...]): not for students
 VISIBLE_TEST = {"clip": "test-clip-published", "sample": "test-sample-published",
                 "optimize": "test-optimize-published", "model": "test-model-published"}
 
@@ -251,6 +252,7 @@ def test_a_mistake_fails_the_visible_test_and_names_its_cause(cells, monkeypatch
         run_cell(namespace, cells[test_cell], test_cell)
     message = str(failure.value)
     assert re.search(mistake.cause, message, re.S), f"{test_cell} failed with a message that misses the cause:\n{message}"
+    assert not NUMPY_REPR.search(message), f"the message shows numpy reprs, not plain values:\n{message}"
 
 
 @pytest.mark.parametrize("function", [_slow_if_model(f, f) for f in sorted(VISIBLE_TEST)])
