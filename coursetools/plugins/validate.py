@@ -18,19 +18,13 @@ call :func:`install`, which gives that class three methods of this module:
 The command line prints the same order (:func:`print_error`).
 """
 
-import re
 import textwrap
 
 from nbgrader import validator as nbgrader_validator
 
+from ..security.hidden_tests import strip_ansi
+
 SOURCE_LINES = 3  # lines of a failed cell's source shown under its message
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def _plain(text):
-    return _ANSI.sub("", text or "")
-
-
 def _wrap(text, width):
     """``text`` with every line wrapped at ``width`` (nothing cut), keeping each line's indentation."""
     out = []
@@ -48,10 +42,10 @@ def error_text(self, cell):
         for output in cell.outputs:
             if output.output_type == "error":
                 message = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
-                tb = _plain("\n".join(output.traceback)).rstrip()
+                tb = strip_ansi("\n".join(output.traceback)).rstrip()
                 parts.append(_wrap(message, self.width - len(self.indent)) + ("\n\nTraceback:\n" + tb if tb else ""))
             elif output.output_type == "stream" and output.name == "stderr":
-                parts.append(_plain(output.text))
+                parts.append(strip_ansi(output.text or ""))
         if parts:
             return "\n\n".join(parts)
     return _original["_extract_error"](self, cell)
@@ -59,7 +53,7 @@ def error_text(self, cell):
 
 def indented(self, text):
     """``text`` indented by ``Validator.indent``, long lines wrapped at ``width`` (nbgrader cuts them)."""
-    return "\n".join(self.indent + line for line in _wrap(_plain(text), self.width - len(self.indent)).split("\n"))
+    return "\n".join(self.indent + line for line in _wrap(strip_ansi(text or ""), self.width - len(self.indent)).split("\n"))
 
 
 def short_source(source, lines=SOURCE_LINES):
