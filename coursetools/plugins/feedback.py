@@ -14,8 +14,12 @@ that an instructor opens in the formgrader). The course plugs in, in order:
   (:func:`coursetools.security.hidden_tests.hide_in_cell`).
 * The template ``templates/feedback/index.html.j2`` (:func:`template_basedirs`,
   found before nbgrader's own, so the formgrader's "generate feedback" uses it
-  too) and the ``course_clean_html`` filter (:data:`FILTERS`): nbgrader's page
-  with each test cell named, long messages wrapped, no MathJax from a CDN.
+  too) and the filters of :data:`FILTERS`: nbgrader's page, but first a
+  summary of the score and of each failed test with its whole message and the
+  student's function (``course_feedback_summary``), the instructor's formulas
+  as MathML (``course_markdown_math``; no MathJax, nothing from the network),
+  each test cell named, long messages wrapped, students' Markdown sanitised
+  (``course_clean_html``); see :mod:`coursetools.plugins.feedback_page`.
 * :func:`keep_only_notebook_html` (``GenerateFeedback.post_convert_hook``):
   only the notebooks' HTML, and nbgrader's own ``timestamp.txt`` and
   ``submission_secret.txt``, stay in ``feedback/<student>/<assignment>/``.
@@ -33,7 +37,11 @@ from ..security.feedback_html import clean_notebook, is_nbgrader_file
 from ..security.hidden_tests import hide_in_cell
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"  # holds feedback/, found before nbgrader's own
-FILTERS = {"course_clean_html": "coursetools.security.feedback_html.clean_student_html"}  # HTMLExporter.filters
+FILTERS = {  # HTMLExporter.filters
+    "course_clean_html": "coursetools.security.feedback_html.clean_student_html",
+    "course_feedback_summary": "coursetools.plugins.feedback_page.feedback_summary",
+    "course_markdown_math": "coursetools.plugins.feedback_page.instructor_markdown2html",
+}
 log = logging.getLogger("coursetools.feedback")
 
 
