@@ -132,6 +132,8 @@ def grade_parallel(args):
 def run(args):
     """Run one parsed command; return the exit status."""
     course = Path(getattr(args, "course", ROOT))
+    if hasattr(args, "course") and not course.is_dir():
+        raise CourseError(f"no course folder {course}: give --course the folder that holds gradebook.db and submitted/")
     if args.command == "release":
         build_release(args.assignments or None)
     elif args.command == "demo":

@@ -20,6 +20,7 @@ import nbformat
 from nbgrader.api import (Assignment, Gradebook, GradeCell, Grade, Notebook, SubmittedAssignment,
                           SubmittedNotebook)
 
+from ..course import CourseError
 from ..layout import CourseLayout
 from . import statuses
 
@@ -167,9 +168,26 @@ def all_scores(gb, assignment):
     return {(student, nb, cell): float(score) for student, nb, cell, score in rows}
 
 
+def check_gradebook(course, assignment):
+    """Raise :class:`~coursetools.course.CourseError` saying what to do when ``course`` has no gradebook
+    that knows ``assignment`` (nbgrader would create an empty gradebook, or fail deep inside)."""
+    layout = CourseLayout(course)
+    if not Path(course).is_dir():
+        raise CourseError(f"no course folder {course}: give --course the folder that holds gradebook.db")
+    if not layout.gradebook.is_file():
+        raise CourseError(f"no gradebook in {course} ({layout.gradebook.name} is missing): grade the submissions first, "
+                          f"course grade {assignment}")
+    with Gradebook(layout.gradebook_url) as gb:
+        known = sorted(a.name for a in gb.assignments)
+    if assignment not in known:
+        raise CourseError(f"the gradebook of {course} has no assignment {assignment!r} (it has: "
+                          f"{', '.join(known) or 'none'}): check the name, or grade it first, course grade {assignment}")
+
+
 def grade_report(course, assignment):
     """One :class:`StudentReport` per student of the status file (or, without one, of the gradebook)."""
     course = Path(course)
+    check_gradebook(course, assignment)
     recorded = {r["student"]: r for r in statuses.read_statuses(course, assignment)}
     reports = []
     with Gradebook(CourseLayout(course).gradebook_url) as gb:

@@ -1,4 +1,5 @@
-"""The grade report reads every score in one query (coursetools/grading/report.py: ``all_scores``).
+"""The grade report reads every score in one query (coursetools/grading/report.py: ``all_scores``), and says what
+to do when there is no gradebook or assignment to report on.
 
 The score must be nbgrader's own: ``gb.find_grade(...).score`` (a manual score
 over the automatic one, plus extra credit), for every student and cell, and a
@@ -46,3 +47,25 @@ def test_all_scores_equal_nbgraders_find_grade(tmp_path):
     for (student, nb, cell), score in want.items():
         (row,) = [c for c in reports[student].cells if c.cell == cell and c.notebook == nb]
         assert row.score == score
+
+
+def test_report_says_what_to_do_without_a_gradebook_or_assignment(tmp_path, capsys):
+    from coursetools.cli import main
+
+    missing = tmp_path / "no-such-course"
+    assert main(["report", ASSIGNMENT, "--course", str(missing)]) == 1
+    assert "no course folder" in capsys.readouterr().err
+    assert not missing.exists()
+
+    assert main(["report", ASSIGNMENT, "--summary", "--course", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "no gradebook" in err and f"course grade {ASSIGNMENT}" in err
+    assert not (tmp_path / "gradebook.db").exists(), "a report must not create an empty gradebook"
+
+    with Gradebook(CourseLayout(tmp_path).gradebook_url) as gb:
+        gb.add_assignment("hw1")
+    assert main(["report", "hw2", "--course", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "no assignment 'hw2'" in err and "hw1" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "reports").exists()
