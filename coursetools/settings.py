@@ -69,7 +69,7 @@ ASSIGNMENTS = {
     "dinosaurus_island": Assignment(
         name="dinosaurus_island",
         notebooks=("Dinosaurus_Island.ipynb",),
-        shared=(*CORE_UTILS, "utils/stand_ins.py", "data/dinos.txt"),
+        shared=(*CORE_UTILS, "utils/stand_ins.py", "utils/checks.py", "data/dinos.txt"),
         packages=STUDENT_PACKAGES,
     ),
     # Optional, ungraded: the Keras 3 LSTM (issue "Writing like Shakespeare").
