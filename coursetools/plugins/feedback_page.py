@@ -15,7 +15,9 @@
   nbconvert renders Markdown, but with every formula (``$...$``, ``$$...$$``,
   ``\\begin{...}...\\end{...}``) converted to MathML by ``latex2mathml`` when the
   page is written. Browsers render MathML natively: the page loads no MathJax
-  and nothing else. A formula ``latex2mathml`` cannot convert stays as TeX text.
+  and nothing else. The MathML passes an allow-list of MathML elements and
+  attributes (:func:`~coursetools.security.feedback_html.clean_mathml`); a
+  formula ``latex2mathml`` cannot convert stays as TeX text.
   Students' Markdown keeps its TeX as text (it is sanitised, and MathML is not on
   the sanitiser's allow-list).
 """
@@ -30,7 +32,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from ..security.feedback_html import SAFE_ID, TEST_ID, test_cell_label
+from ..security.feedback_html import SAFE_ID, TEST_ID, clean_mathml, test_cell_label
 from ..security.hidden_tests import strip_ansi
 
 SUMMARY_ID = "feedback-summary"  # the id of the summary's <section>, the first thing in the page's body
@@ -41,7 +43,7 @@ SUMMARY_ID = "feedback-summary"  # the id of the summary's <section>, the first 
 def tex_html(tex, display):
     """The formula ``tex`` as MathML (``display``: "block" or "inline"), or as escaped TeX text when it cannot be."""
     try:
-        return latex_to_mathml(tex.strip(), display=display)
+        return clean_mathml(latex_to_mathml(tex.strip(), display=display))
     except Exception:  # latex2mathml raises many kinds of errors on TeX it does not know: show the TeX
         text = html.escape(f"$${tex}$$" if display == "block" else f"${tex}$")
         return f'<code class="course-tex">{text}</code>'

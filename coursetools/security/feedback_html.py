@@ -16,6 +16,8 @@ plugin :class:`coursetools.plugins.feedback.SanitizeFeedback`) makes it safe:
   object/embed, forms, SVG, styles); raw cells through nbconvert's own
   ``clean_html``. The instructor's Markdown cells are kept as written, their
   images embedded (:func:`embed_images`), so the page needs nothing beside it;
+  their formulas become MathML when the page is written, through a MathML
+  allow-list (:func:`clean_mathml`; the page loads no MathJax);
 * an output outside the hidden-test cells that shows a hidden-test line, in
   plain text or encoded, is replaced by one line (:func:`redact_leaks`);
 * outputs of cells after the first hidden test, but for test cells, are
@@ -86,6 +88,35 @@ def clean_student_html(html):
     cleaner = bleach.Cleaner(tags=ALLOWED_TAGS, attributes=_allowed_attribute,
                              protocols={"http", "https", "mailto", "data"}, strip=False, strip_comments=True)
     return cleaner.clean(str(html))
+
+
+# The instructor's formulas, converted to MathML when the page is written (coursetools/plugins/feedback_page.py),
+# pass this allow-list: the elements and presentation attributes latex2mathml writes, nothing that links or runs.
+MATHML_TAGS = frozenset({
+    "math", "menclose", "mfrac", "mi", "mn", "mo", "mover", "mpadded", "mphantom", "mroot", "mrow", "ms", "mspace",
+    "msqrt", "mstyle", "msub", "msubsup", "msup", "mtable", "mtd", "mtext", "mtr", "munder", "munderover",
+})
+MATHML_ATTRIBUTES = frozenset({
+    "accent", "accentunder", "columnalign", "columnlines", "columnspacing", "depth", "display", "displaystyle",
+    "fence", "form", "frame", "height", "largeop", "linethickness", "lspace", "mathcolor", "mathsize", "mathvariant",
+    "maxsize", "minsize", "movablelimits", "notation", "rowalign", "rowlines", "rowspacing", "rspace", "scriptlevel",
+    "separator", "stretchy", "symmetric", "voffset", "width",
+})
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+
+
+def _allowed_mathml_attribute(tag, name, value):
+    if name == "xmlns":
+        return value == MATHML_NS
+    return name in MATHML_ATTRIBUTES and not re.search(r"[:()\\]|url", value, re.I)
+
+
+def clean_mathml(markup):
+    """MathML (converted from the instructor's TeX) with only the elements and attributes of
+    :data:`MATHML_TAGS` and :data:`MATHML_ATTRIBUTES`: any other tag is removed, its text kept."""
+    cleaner = bleach.Cleaner(tags=MATHML_TAGS, attributes=_allowed_mathml_attribute, protocols=set(),
+                             strip=True, strip_comments=True)
+    return cleaner.clean(str(markup))
 
 
 def student_markdown_html(text):

@@ -11,6 +11,7 @@ import html
 import html.parser
 import os
 from pathlib import Path
+import re
 import zlib
 
 import nbformat
@@ -435,3 +436,88 @@ def test_a_solution_line_that_the_release_quotes_is_no_leak(tmp_path):
     release.cells[1].source = f"assert ok, 'loop: {SOLVED_TOO.strip()} here'"  # a visible test's message quotes it
     nbformat.write(release, course.release("a") / "A.ipynb")
     assert scan_feedback(course.root, "a") == []
+
+
+# ----- the summary at the top of the page, and the instructor's formulas ---------------------------------
+
+HOSTILE_SOURCE = ("def clip(gradients, maxValue):\n"
+                  "    '''</pre></div></section><script>alert(20)</script><img src=x onerror=alert(21)>'''\n"
+                  "    return gradients  # &lt;b&gt; stays text\n")
+HOSTILE_MESSAGE = ("dWaa is <b onclick='alert(22)'>not clipped</b></pre></section><script>alert(23)</script> "
+                   + "and this message goes on " * 60 + "to its very end")
+
+
+def answer(grade_id, source):
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade_id": grade_id, "grade": False, "solution": True, "locked": False,
+                                 "schema_version": 3}
+    return cell
+
+
+def summary_of(page):
+    """The summary section of a feedback page (student text in it is escaped, so its first ``</section>`` is ours)."""
+    start = re.search(r'<section\b[^>]*\bid="feedback-summary"', page).start()  # nbconvert reorders attributes
+    return page[start:page.index("</section>", start) + len("</section>")]
+
+
+def test_the_summary_shows_a_hostile_students_function_and_messages_as_text(tmp_path):
+    nb = new_notebook(cells=[
+        answer("clip", HOSTILE_SOURCE),
+        graded("test-clip-published", "assert clip_ok()", [new_output(
+            "error", ename="AssertionError", evalue=HOSTILE_MESSAGE, traceback=["AssertionError: " + HOSTILE_MESSAGE])]),
+        graded("test-clip-hidden", f"# visible\n### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS", [new_output(
+            "error", ename="AssertionError", evalue=f"failed: {HIDDEN}", traceback=[f"AssertionError: failed: {HIDDEN}"])],
+               points=2),
+        answer("sample", "def sample(parameters, char_to_ix, seed):\n    return [0]\n"),
+        graded("test-sample-published", "assert sample_ok()"),
+    ])
+    nb.cells[-1].metadata["nbgrader"]["score"] = 1  # passed
+    page = render(nb, tmp_path)
+    assert_safe(page)
+    assert "<script" not in page.lower()
+    summary = summary_of(page)
+    assert page.index(summary) < page.index('id="notebook"'), "the summary comes before the notebook"
+    shown = fs_visible(summary)
+    assert "AssertionError: " + HOSTILE_MESSAGE in shown, "the whole message, as text, never cut"
+    assert "</pre></div></section><script>alert(20)</script><img src=x onerror=alert(21)>" in shown  # the source, as text
+    assert "# &lt;b&gt; stays text" in shown
+    assert HIDDEN not in page and "(message not shown: it quotes a hidden test)" in shown  # the hidden test's message
+    assert "clip: published values" in shown and "clip: hidden tests" in shown and "0 / 3" in shown
+    assert shown.count("def clip(gradients, maxValue)") == 1, "one copy of the function beside its failed tests"
+    assert "Passed (1): sample: published values" in shown and "def sample" not in shown
+    assert 'href="#test-clip-published"' in summary and 'href="#comment-clip"' in summary  # links to the cells below
+    tags = Tags(summary).tags
+    assert not {t for t, _ in tags} & {"script", "img"} and not [a for _, a in tags if any(n.startswith("on") for n in a)]
+    assert [t for t, _ in tags].count("section") == 1 and [t for t, _ in tags].count("pre") == 3  # 2 messages, 1 source
+
+
+def fs_visible(markup):
+    from coursetools.grading.feedback import visible_text
+
+    return visible_text(markup).strip()
+
+
+def test_a_page_with_every_test_passed_says_so(tmp_path):
+    nb = new_notebook(cells=[answer("clip", "def clip(g, m):\n    return g\n"), graded("test-clip-published", "assert ok")])
+    nb.cells[-1].metadata["nbgrader"]["score"] = 1
+    shown = fs_visible(summary_of(render(nb, tmp_path)))
+    assert "Every test passed." in shown and "Passed (1): clip: published values" in shown and "failed" not in shown
+
+
+def test_the_instructors_formulas_are_mathml_and_a_students_stay_text(tmp_path):
+    source = CourseLayout(tmp_path).source(ASSIGNMENT)
+    source.mkdir(parents=True)
+    teaching = ("The state $a^{\\langle t \\rangle}$ is\n\n$$a^{\\langle t \\rangle} = \\tanh(W_{aa} a^{\\langle t-1 "
+                "\\rangle} + b)$$\n\nand $\\text{<script>alert(24)</script>}$ is text, $\\frac{1}{$ stays TeX.")
+    nbformat.write(new_notebook(cells=[new_markdown_cell(teaching)]), source / NOTEBOOK)
+    student = "Mine: $x^2$ <math><mi onclick='alert(25)'>y</mi><maction actiontype='statusline'>z</maction></math>"
+    page = render(new_notebook(cells=[new_markdown_cell(teaching), new_markdown_cell(student)]), tmp_path)
+    assert_safe(page)
+    assert "<script" not in page.lower() and "MathJax" not in page and "cdnjs" not in page
+    maths = [a for t, a in Tags(page).tags if t == "math"]
+    assert [m.get("display") for m in maths] == ["inline", "block", "inline"], maths  # the instructor's three
+    assert "\u27e8" in page and "\\langle" not in page  # rendered: no raw TeX of the instructor's formulas left
+    assert "$\\frac{1}{$" in page  # what latex2mathml cannot convert stays TeX
+    assert "$x^2$" in page and "&lt;math&gt;" in page  # the student's Markdown: TeX as text, their MathML escaped
+    assert fs.clean_mathml('<math><mi href="javascript:x" onclick="y">a</mi><maction>b</maction></math>') == \
+        "<math><mi>a</mi>b</math>"
