@@ -320,6 +320,11 @@ def _update_hint(name, change, lr, gradient):
     """Why the parameter ``name`` moved by ``change`` instead of -lr * gradient."""
     if np.allclose(change, lr * gradient):
         return "the parameters moved up the gradient: update_parameters(parameters, gradients, learning_rate) subtracts"
+    largest = np.argmax(np.abs(gradient))
+    factor = float(-np.ravel(change)[largest] / (lr * np.ravel(gradient)[largest])) if np.ravel(gradient)[largest] else 0.0
+    if factor > 0 and not np.isclose(factor, 1.0) and np.allclose(change, -factor * lr * gradient):
+        return (f"{name} moved by {factor:.3g} * learning_rate * d{name}, not by learning_rate * d{name}: pass "
+                "learning_rate itself to update_parameters(parameters, gradients, learning_rate)")
     if np.max(np.abs(change)) > 5 * lr * (1 + 1e-9):
         return "they moved by more than learning_rate * 5: clip the gradients before update_parameters, not after"
     return f"{name} should change by -learning_rate * d{name}: call update_parameters(parameters, gradients, learning_rate)"
