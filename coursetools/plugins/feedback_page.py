@@ -32,7 +32,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from ..security.feedback_html import SAFE_ID, TEST_ID, clean_mathml, test_cell_label
+from ..security.feedback_html import clean_mathml, test_cell_label, tested_function
 from ..security.hidden_tests import strip_ansi
 
 SUMMARY_ID = "feedback-summary"  # the id of the summary's <section>, the first thing in the page's body
@@ -113,9 +113,9 @@ def function_cell(cells, index, function):
 
 
 def _anchor(cell, prefix=""):
-    """``#<name>`` of the anchor the template puts before ``cell`` (its grade id), or None."""
+    """``#<name>`` of the anchor the template puts before ``cell`` (its grade id, checked by the sanitiser), or None."""
     gid = _nbgrader(cell).get("grade_id")
-    return f"#{prefix}{gid}" if isinstance(gid, str) and SAFE_ID.fullmatch(gid) else None
+    return f"#{prefix}{gid}" if isinstance(gid, str) and gid else None
 
 
 def _link(href, text):
@@ -137,8 +137,7 @@ def test_results(nb):
             continue
         nbg = _nbgrader(cell)
         gid = str(nbg.get("grade_id", ""))
-        m = TEST_ID.fullmatch(gid)
-        function = m["function"] if m else None
+        function = tested_function(gid)
         score, points = float(nbg.get("score") or 0), float(nbg.get("points") or 0)
         results.append({"grade_id": gid, "label": test_cell_label(gid), "function": function, "score": score,
                         "points": points, "passed": score >= points, "message": _message(cell), "cell": cell,
@@ -170,7 +169,7 @@ def _failures_html(tests):
     for r in tests:
         gid = r["grade_id"]
         message = r["message"] or "(the test stopped without a message: see its cell in the notebook below)"
-        anchor = f' id="failed-{html.escape(gid)}"' if SAFE_ID.fullmatch(gid) else ""
+        anchor = f' id="failed-{html.escape(gid)}"' if gid else ""
         said.append(f'<div class="course-message"{anchor}><h4>{_link(_anchor(r["cell"]), r["label"])} '
                     f'<span class="course-points">{_number(r["score"])} / {_number(r["points"])}</span></h4>'
                     f"<pre>{html.escape(message)}</pre></div>")
@@ -194,7 +193,8 @@ def feedback_summary(nb, resources=None):
     nbg = (resources or {}).get("nbgrader") or {}
     results = test_results(nb)
     failed, passed = [r for r in results if not r["passed"]], [r for r in results if r["passed"]]
-    title = f'{html.escape(str(nbg.get("notebook", "")))}: {_number(nbg.get("score"))} / {_number(nbg.get("max_score"))} points'
+    score = f'{_number(nbg.get("score"))} / {_number(nbg.get("max_score"))} points'
+    title = f'{html.escape(str(nbg.get("notebook", "")))}: {score}'
     parts = [f'<section id="{SUMMARY_ID}" class="course-summary">', f"<h2>{title}</h2>"]
     if float(nbg.get("late_penalty") or 0) > 0:
         parts.append(f'<p class="course-late">Late submission penalty: -{_number(nbg["late_penalty"])} points.</p>')
@@ -204,7 +204,8 @@ def feedback_summary(nb, resources=None):
         parts.append(f'<h3>{len(failed)} failed test{"s" if len(failed) != 1 else ""}</h3>')
         by_function = {}
         for r in failed:  # the failed tests of one function beside one copy of it
-            by_function.setdefault((r["function"], id(r["source_cell"])) if r["function"] else r["grade_id"], []).append(r)
+            key = (r["function"], id(r["source_cell"])) if r["function"] else r["grade_id"]
+            by_function.setdefault(key, []).append(r)
         parts += [_failures_html(tests) for tests in by_function.values()]
     elif results:
         parts.append('<p class="course-all-passed">Every test passed.</p>')

@@ -124,6 +124,12 @@ def student_markdown_html(text):
     return clean_student_html(markdown2html_mistune(str(text)))
 
 
+def tested_function(grade_id):
+    """The function a test cell checks, from its grade id (``test-clip-hidden`` -> ``clip``), or None."""
+    m = TEST_ID.fullmatch(grade_id or "")
+    return m["function"] if m else None
+
+
 def test_cell_label(grade_id):
     """The summary's name of a test cell: ``test-clip-published`` -> ``clip: published values``."""
     m = TEST_ID.fullmatch(grade_id or "")

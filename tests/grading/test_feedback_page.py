@@ -121,7 +121,8 @@ def test_a_failing_students_page_starts_with_each_failed_test_and_their_function
     summary = page.locator("#feedback-summary")
     first = page.evaluate("document.querySelector('body > div.container').firstElementChild.id")
     assert first == "feedback-summary", "the summary is the first thing on the page"
-    assert summary.bounding_box()["y"] < 60 and summary.bounding_box()["y"] < page.locator("#notebook").first.bounding_box()["y"]
+    top = summary.bounding_box()["y"]
+    assert top < 60 and top < page.locator("#notebook").first.bounding_box()["y"]
     text = summary.inner_text()
     assert f"{rep.score:g} / {rep.max_score:g} points" in text
 
