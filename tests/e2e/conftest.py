@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.settings import DEFAULT_ASSIGNMENT
+from coursetools.settings import ASSIGNMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
@@ -87,7 +87,7 @@ def hub(artifacts):
                     "does it when run as root)", pytrace=False)
     state_dir = Path(tempfile.mkdtemp(prefix="dino-hub-e2e-"))
     try:
-        info = launch.start(state_dir, assignments=[DEFAULT_ASSIGNMENT])
+        info = launch.start(state_dir, assignments=list(ASSIGNMENTS))  # the optional ones too
     except launch.LaunchError as e:
         _keep_log(state_dir, artifacts)
         if (state_dir / "launcher.json").exists():

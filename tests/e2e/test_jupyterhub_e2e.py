@@ -1,15 +1,22 @@
-"""End to end on a real JupyterHub in headless Chromium: release, fetch, validate,
-submit, collect, autograde, feedback; then what students must not reach.
+"""End to end on a real JupyterHub in headless Chromium: release, fetch, validate (a wrong answer, then the
+right ones), submit, collect, autograde, feedback; Validate on the optional notebooks; then what students
+must not reach.
 
-Screenshots go to ``artifacts/e2e/``.
+Screenshots go to ``artifacts/e2e/``, the measured Validate times to ``artifacts/e2e/validate-times.json``.
 """
 
+import copy
 import json
+import os
 import pwd
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -17,7 +24,7 @@ import pytest
 from playwright.sync_api import expect  # in requirements-dev.txt, always installed by dev.py
 
 from coursetools.layout import CourseLayout
-from coursetools.settings import ASSIGNMENTS, DEFAULT_ASSIGNMENT
+from coursetools.settings import ASSIGNMENTS, CELL_TIMEOUT_S, DEFAULT_ASSIGNMENT
 
 expect.set_options(timeout=60_000)
 pytestmark = pytest.mark.slow  # a real hub in a browser: minutes
@@ -28,6 +35,9 @@ STUDENT = "student1"
 INSTRUCTOR = "instructor1"
 SHORT = 60_000  # ms: page loads, clicks, spawns
 LONG = 600_000  # ms: nbgrader runs the notebook (validate, autograde)
+OPTIONAL = [name for name, a in ASSIGNMENTS.items() if not a.graded]  # released after the round trip
+VALIDATE_WAIT_S = 60  # the longest a student should wait for Validate's answer
+VALIDATE_TIMES = {}  # notebook -> seconds from the click to the dialog; written to validate-times.json
 
 
 # --- helpers ---------------------------------------------------------------------
@@ -124,6 +134,118 @@ def solved(student_nb, source_nb):
     return student_nb
 
 
+CLIP_BOUNDS = "np.clip(gradient, -maxValue, maxValue, out=gradient)"
+
+
+def clip_that_does_not_clip(nb):
+    """``nb`` with the bounds of clip()'s np.clip swapped: every value becomes -maxValue (a student's mistake)."""
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "clip")
+    assert CLIP_BOUNDS in cell.source, "the clip solution changed: update CLIP_BOUNDS"
+    cell.source = cell.source.replace(CLIP_BOUNDS, "np.clip(gradient, maxValue, -maxValue, out=gradient)")
+    return nb
+
+
+def first_error(nb, folder, grade_ids):
+    """Run only the cells ``grade_ids`` of ``nb`` in a copy of ``folder`` (as Validate runs them); the first
+    error's ``ename: evalue``: the message the failing test gives, whole."""
+    from nbclient import NotebookClient
+
+    part = copy.deepcopy(nb)
+    part.cells = [c for c in part.cells if c.metadata.get("nbgrader", {}).get("grade_id") in grade_ids]
+    assert len(part.cells) == len(grade_ids), [c.metadata.get("nbgrader") for c in part.cells]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = shutil.copytree(folder, Path(tmp) / "work", ignore=shutil.ignore_patterns("*.ipynb"))
+        saved = {k: os.environ.get(k) for k in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")}
+        os.environ.update(NBGRADER_EXECUTION="validate", NBGRADER_VALIDATING="1")
+        try:
+            NotebookClient(part, timeout=CELL_TIMEOUT_S, allow_errors=True,
+                           resources={"metadata": {"path": str(work)}}).execute()
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    errors = [o for c in part.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors, "the broken clip passed its test"
+    return f"{errors[0].ename}: {errors[0].evalue}"
+
+
+def press_validate(page, artifacts, name, path):
+    """Click Validate on the notebook at ``path`` (JupyterLab's current tab); wait for the dialog; return it and
+    record the seconds it took under ``name``."""
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text=Path(path).name)
+    expect(tab).to_be_visible(timeout=120_000)  # JupyterLab also restores the notebooks open before, hidden
+    validate = page.locator("jp-button.validate-button:visible")
+    validate.wait_for(timeout=120_000)
+    start = time.monotonic()
+    with page.expect_response(lambda r: "/assignments/validate?" in r.url
+                              and f"path={quote(path, safe='')}&" in r.url, timeout=LONG):
+        validate.click()  # the request names the notebook: the right one is validated
+    dialog = page.locator(".nbgrader-SuccessDialog, .nbgrader-ErrorDialog").filter(
+        has=page.locator("#validation-message"))
+    expect(dialog).to_be_visible(timeout=LONG)
+    VALIDATE_TIMES[name] = round(time.monotonic() - start, 1)
+    print(f"Validate of {name}: {VALIDATE_TIMES[name]} s")
+    (artifacts / "validate-times.json").write_text(json.dumps(VALIDATE_TIMES, indent=2) + "\n")
+    return dialog
+
+
+def close_dialog(page):
+    page.locator(".jp-Dialog button.jp-Dialog-button").click()
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+
+
+def the_message_comes_first_whole_and_wrapped(page, expected, test_source):
+    """The Validate dialog of a notebook whose test fails: its first box starts with the test's whole message
+    (before any of the test's source) and nothing in it overflows sideways (it wraps, nothing is cut or hidden)."""
+    dialog = page.locator(".nbgrader-ErrorDialog #validation-message.validation-failed")
+    expect(dialog).to_be_visible()
+    first_box = dialog.locator("pre").first
+    expect(first_box).to_be_in_viewport()
+    shown = first_box.inner_text()
+    message = shown.split("In the cell that starts with:")[0]
+    assert len(expected) > 90, expected  # longer than nbgrader's 90-character lines
+    assert " ".join(message.split()) == " ".join(expected.split()), (shown, expected)
+    text = dialog.inner_text()
+    docstring = test_source.strip().splitlines()[0].strip()
+    assert text.index(expected.split()[0]) < text.find(docstring[:40]), text  # the message before the test's source
+    overflow = page.evaluate("""() => {
+        const dialog = document.querySelector(".nbgrader-ErrorDialog");
+        const body = dialog.querySelector(".jp-Dialog-body") || dialog;
+        const rect = body.getBoundingClientRect();
+        const out = [];
+        for (const el of [body, ...dialog.querySelectorAll("#validation-message, #validation-message pre")]) {
+            const r = el.getBoundingClientRect();
+            if (el.scrollWidth > el.clientWidth + 1 || r.right > rect.right + 1 || r.left < rect.left - 1)
+                out.push({tag: el.tagName, scrollWidth: el.scrollWidth, clientWidth: el.clientWidth,
+                          right: r.right, bodyRight: rect.right});
+        }
+        return out;
+    }""")
+    assert overflow == [], f"the dialog's text overflows sideways: {overflow}"
+
+
+def validate_reaches_the_courses_cell_timeout(hub):
+    """The student's running server loads, for Validate, the course's cell timeout (nbgrader's default is 30 s):
+    the config as its Validate handler loads it, with that server's own environment, as the student."""
+    pw = pwd.getpwnam(STUDENT)
+    pids = [p for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == pw.pw_uid
+            and b"jupyterhub-singleuser" in (p / "cmdline").read_bytes()]
+    assert pids, "the student's server is not running"
+    env = dict(line.split("=", 1) for line in (pids[0] / "environ").read_text().split("\0") if "=" in line)
+    code = ("import json, os\n"
+            "from jupyter_core.paths import jupyter_config_path\n"
+            "from nbgrader.apps import NbGrader\n"
+            "app = NbGrader(); paths = jupyter_config_path(); paths.insert(0, os.getcwd())\n"
+            "app.config_file_paths.append(paths); app.load_config_file()\n"
+            "from nbgrader.validator import Validator\n"
+            "print(json.dumps({'timeout': app.config.Execute.timeout,\n"
+            "                  'course_validate': Validator._extract_error.__module__}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                          env=env, cwd=pw.pw_dir, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen == {"timeout": CELL_TIMEOUT_S, "course_validate": "coursetools.plugins.validate"}, seen
+
+
 def as_user(user, code):
     """Run Python ``code`` as Unix ``user``; return what it prints as JSON."""
     pw = pwd.getpwnam(user)
@@ -143,6 +265,7 @@ def test_course_on_jupyterhub(hub, browser, artifacts):
     trip left (a released assignment, a submission, a gradebook), and a single
     test keeps pytest-xdist from starting a second hub with the same Unix users."""
     round_trip(hub, browser, artifacts)
+    optional_notebooks_validate(hub, browser, artifacts)
     students_are_kept_out(hub, browser, artifacts)
 
 
@@ -208,23 +331,36 @@ def round_trip(hub, browser, artifacts):
     student_nb = nbformat.from_dict(got["data"]["content"])
     source_nb = nbformat.read(CourseLayout(hub.course_root).source(ASSIGNMENT) / NOTEBOOK, 4)
     answer = solved(student_nb, source_nb)
-    answer.cells += [nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN), nbformat.v4.new_code_cell(HOSTILE_CODE)]
-    put = in_page_json(stu, "PUT", contents_url,
-                       {"type": "notebook", "format": "json", "content": answer})
+    wrong = clip_that_does_not_clip(copy.deepcopy(answer))
+    put = in_page_json(stu, "PUT", contents_url, {"type": "notebook", "format": "json", "content": wrong})
     assert put["status"] == 200, put
+    validate_reaches_the_courses_cell_timeout(hub)
 
-    # 4. Validate from the notebook's toolbar.
+    # 4. Validate from the notebook's toolbar, first with clip's bounds swapped: the dialog starts with the
+    #    failing test's whole message (what the test says when run by itself), wrapped, before the test's source.
     stu.goto(f"{hub.user_url(STUDENT)}lab/tree/{nb_path}")
-    validate = stu.locator("jp-button.validate-button")
-    validate.wait_for(timeout=120_000)
+    stu.locator("jp-button.validate-button:visible").wait_for(timeout=120_000)
     table_of_contents_lands_on_every_heading(stu, artifacts)
-    validate.click()
-    success = stu.locator(".nbgrader-SuccessDialog .validation-success")
-    failure = stu.locator(".nbgrader-ErrorDialog")
-    expect(success.or_(failure)).to_be_visible(timeout=LONG)
+    expected = first_error(wrong, Path(hub.home(STUDENT)) / hub.course_id / ASSIGNMENT,
+                           ["imports", "clip", "test-clip-published"])
+    press_validate(stu, artifacts, f"{NOTEBOOK} (clip broken)", nb_path)
+    test_source = next(c.source for c in wrong.cells
+                       if c.metadata.get("nbgrader", {}).get("grade_id") == "test-clip-published")
+    shot(stu, artifacts, "04a-validate-failing-test-message-first")
+    the_message_comes_first_whole_and_wrapped(stu, expected, test_source)
+    close_dialog(stu)
+
+    # 4b. The right answers (and a hostile cell for the TA, step 6): Validate says success.
+    answer.cells += [nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN), nbformat.v4.new_code_cell(HOSTILE_CODE)]
+    put = in_page_json(stu, "PUT", contents_url, {"type": "notebook", "format": "json", "content": answer})
+    assert put["status"] == 200, put
+    stu.goto(f"{hub.user_url(STUDENT)}lab/tree/{nb_path}")  # reloaded: Validate saves the open notebook first
+    dialog = press_validate(stu, artifacts, NOTEBOOK, nb_path)
     shot(stu, artifacts, "04-notebook-validated")
-    assert failure.count() == 0, failure.inner_text()
-    stu.locator(".nbgrader-SuccessDialog button.jp-Dialog-button").click()
+    assert stu.locator(".nbgrader-ErrorDialog").count() == 0, dialog.inner_text()
+    expect(dialog.locator(".validation-success")).to_be_visible()
+    assert "Timeout waiting" not in dialog.inner_text()
+    close_dialog(stu)
 
     # 5. Submit from the Assignments tab.
     open_from_nbgrader_menu(stu, "nbgrader:open-assignment-list")
@@ -280,6 +416,53 @@ def round_trip(hub, browser, artifacts):
     shot(stu, artifacts, "09-feedback")
     stu.context.close()
     inst.context.close()
+
+
+def optional_notebooks_validate(hub, browser, artifacts):
+    """The instructor releases the optional assignments; the student fetches each and presses Validate on its
+    notebook as released: success, no timeout message, within ``VALIDATE_WAIT_S`` (they have no graded, locked or
+    solution cell, so the course's Validate does not run their training cells: coursetools/plugins/validate.py)."""
+    inst = new_page(browser, artifacts, "instructor")
+    login(inst, hub, INSTRUCTOR)
+    inst.goto(f"{hub.service_url}lab")
+    wait_for_lab(inst)
+    open_from_nbgrader_menu(inst, "nbgrader:open-formgrader")
+    fg = formgrader_frame(inst)
+    for name in OPTIONAL:
+        row = fg.locator("tbody tr", has=fg.locator("td", has_text=name))
+        expect(row.locator("td.status")).to_contain_text("draft")
+        row.locator("td.release a").click()
+        confirm_success(fg, f"Successfully released '{name}'")
+        expect(row.locator("td.status")).to_contain_text("released")
+    shot(inst, artifacts, "11-formgrader-optional-released")
+    inst.context.close()
+
+    stu = new_page(browser, artifacts, "student")
+    login(stu, hub, STUDENT)
+    stu.goto(f"{hub.hub_url}spawn/{STUDENT}")  # the server still runs: its JupyterLab
+    wait_for_lab(stu)
+    open_from_nbgrader_menu(stu, "nbgrader:open-assignment-list")
+    for name in OPTIONAL:
+        released = stu.locator("#released_assignments_list > .list_item", has_text=name)
+        expect(released).to_have_count(1)
+        released.locator('.item_status button:text("Fetch")').click()
+        expect(stu.locator("#fetched_assignments_list > .list_item", has_text=name)).to_have_count(1)
+    shot(stu, artifacts, "12-assignment-list-optional-fetched")
+    log = Path(hub.state_dir) / "hub" / "jupyterhub.log"
+    for name in OPTIONAL:
+        for notebook in ASSIGNMENTS[name].notebooks:
+            path = f"{hub.course_id}/{name}/{notebook}"
+            stu.goto(f"{hub.user_url(STUDENT)}lab/tree/{path}")
+            dialog = press_validate(stu, artifacts, notebook, path)
+            shot(stu, artifacts, f"13-validated-{Path(notebook).stem}")
+            text = dialog.inner_text()
+            assert "Timeout waiting" not in text and "Interrupting kernel" not in text, text
+            assert stu.locator(".nbgrader-ErrorDialog").count() == 0, text
+            expect(dialog.locator(".validation-success")).to_be_visible()
+            assert VALIDATE_TIMES[notebook] < VALIDATE_WAIT_S, VALIDATE_TIMES
+            assert f"{notebook}': no graded, locked or solution cell" in log.read_text(errors="replace")
+            close_dialog(stu)
+    stu.context.close()
 
 
 # What a hostile student puts in their notebook for the TA who opens it in the formgrader.

@@ -1,5 +1,6 @@
 """Validate shows each failing test's whole message first (coursetools/plugins/validate.py)."""
 
+import html
 import shutil
 import subprocess
 import sys
@@ -63,3 +64,47 @@ def test_nbgrader_validate_prints_the_message_first(tmp_path):
     assert first == ("AssertionError: every value of dWax became -10.0: the bounds are swapped. The lower bound is "
                      "-maxValue, the upper one maxValue"), out[:3000]
     assert after.index("In the cell that starts with:") > after.index("Traceback:")
+
+
+def graded_notebook(path, test_source):
+    """A one-test notebook as nbgrader releases it: a grade cell with ``test_source``."""
+    cell = nbformat.v4.new_code_cell(source=test_source)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test-clip", "locked": True, "points": 1,
+                                 "solution": False, "schema_version": 3}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_hubs_dialog_gets_the_message_first_then_the_cell_every_line_wrapped(tmp_path):
+    """What the Validate button's dialog shows: its first box (``source``) starts with the whole message, the
+    test's first lines come after it; its second box (``error``, set as HTML) holds the traceback, escaped."""
+    source = ('"""Check clip() <b>and</b> friends."""\n' + "\n".join(f"x{i} = {i}" for i in range(10))
+              + f"\nraise AssertionError({MESSAGE!r} + ' <script>x</script> ' + 'y' * 150)")
+    path = graded_notebook(tmp_path / "nb.ipynb", source)
+    v = validate.install()()
+    [failed] = v.validate(str(path))["failed"]
+    box1, box2 = failed["source"], failed["error"]
+    message, cell = box1.split("\n\nIn the cell that starts with:\n\n")
+    assert " ".join(message.split()).startswith(f"AssertionError: {MESSAGE}")  # first, whole
+    assert message.rstrip().endswith("y" * 10)  # never cut
+    assert cell.startswith('"""Check clip() <b>and</b> friends."""') and "more lines" in cell
+    assert all(len(line) <= v.width for line in (box1 + "\n" + html.unescape(box2)).splitlines())
+    assert box2.startswith("Traceback:") and "<script>" not in box2 and "&lt;script&gt;" in box2
+    assert failed["raw_error"].startswith("AssertionError: every value of dWax")  # the command line's, unchanged
+
+
+def test_a_notebook_without_anything_to_check_is_not_run(tmp_path, monkeypatch):
+    """The optional notebooks have no graded, locked or solution cell: nbgrader would run them for minutes (their
+    training cells) and then say Success whatever happened; the course's Validate says it without running them."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(600)")])
+    nbformat.write(nb, tmp_path / "optional.ipynb")
+    v = validate.install()()
+    monkeypatch.setitem(validate._original, "validate",
+                        lambda self, filename: pytest.fail("the notebook was run"))
+    assert v.validate(str(tmp_path / "optional.ipynb")) == {}
+    assert not validate.checks_anything(tmp_path / "optional.ipynb")
+    assert validate.checks_anything(graded_notebook(tmp_path / "graded.ipynb", "assert True"))
+    for name in ("Writing_Like_Shakespeare.ipynb", "Going_Further.ipynb"):  # the released optional notebooks
+        assert not validate.checks_anything(next((ROOT / "release").glob(f"*/{name}")))
