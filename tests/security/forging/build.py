@@ -32,6 +32,7 @@ class Attack:
     cells: dict  # answer cell grade_id -> source ("" keeps the blank stub); or "solution" for the reference
     base: str = "blank"  # "blank" (the release) or "solution" (the reference, then `cells` replace answers)
     extra: tuple = ()  # (after grade_id, source): free cells a student adds
+    files: tuple = ()  # (path in the submission folder, text): files a student adds or replaces
 
 
 BLANK = "0" * len(CELLS)
@@ -292,19 +293,50 @@ HANGER_PATCH = ("    counter = 0\n",
                 "        while True:\n"
                 "            pass\n")
 
+# The visible clip test is one call, check_clip(clip) (issue 22): its variables stay inside utils/checks.py, as
+# under Validate; what it leaves behind is numpy's random state, which the grader pushes.
 STATE_AFTER_VISIBLE = '''
-_names = ["gradients", "dWax", "PUBLISHED", "indices"]
+_names = ["gradients", "dWax", "originals", "to_clip", "PUBLISHED", "indices"]
 print("visible-test names:", [n for n in _names if n in globals()])
-print("dWaa[1][2] after the test:", gradients["dWaa"][1][2], type(gradients["dWaa"]).__name__)
+print("random draw after the test:", np.random.randint(10**9))
 '''
 
 STATE_BY_NAME = '''
-print("read by name after the test:", gradients["dWaa"][1][2])
+check_clip(clip)
 '''
 
 STATE_AFTER_HIDDEN = '''
 _names = ["_hidden_clip_case", "r", "_expected", "_p", "_hidden_params"]
 print("hidden-test names:", [n for n in _names if n in globals()])
+'''
+
+FORGED_CHECKS_FILE = '''"""A submission's own utils/checks.py: every check passes."""
+import sys
+
+
+def _passes(*args, **kwargs):
+    print("\\033[92mAll tests passed!")
+
+
+check_clip = check_sample = check_optimize = check_model = _passes
+for _name in list(sys.modules):  # and the course's copy, wherever the kernel may have it
+    if _name.endswith("utils.checks") and sys.modules[_name] is not sys.modules.get(__name__):
+        for _check in ("check_clip", "check_sample", "check_optimize", "check_model"):
+            setattr(sys.modules[_name], _check, _passes)
+'''
+
+# A wrong clip (the bounds swapped), with a check_clip of its own in the answer cell (the plan proxies every
+# function an answer cell defines): the course's check_clip must still run, from the course's utils.
+FORGED_CHECKS_CLIP = '''
+def clip(gradients, maxValue):
+    dWaa, dWax, dWya, db, dby = gradients['dWaa'], gradients['dWax'], gradients['dWya'], gradients['db'], gradients['dby']
+    for gradient in [dWax, dWaa, dWya, db, dby]:
+        np.clip(gradient, maxValue, -maxValue, out=gradient)
+    return {"dWaa": dWaa, "dWax": dWax, "dWya": dWya, "db": db, "dby": dby}
+
+
+def check_clip(clip):
+    print("\\033[92mAll tests passed!")
 '''
 
 ATTACKS = [
@@ -332,16 +364,20 @@ ATTACKS = [
     Attack("forged-none", "the kernel's call receiver answers 'no error, None'", BLANK, {"clip": FORGED_NONE}),
     Attack("exits", "clip raises SystemExit", BLANK, {"clip": EXITS}),
     Attack("huge-return", "clip returns 16 MB, past the call cap of this course", BLANK, {"clip": HUGE_RETURN}),
+    # The visible tests call utils/checks.py (issue 22): the grader uses the course's copy, never the submission's.
+    Attack("forged-checks", "a wrong clip; the submission's utils/checks.py passes every check, and the clip cell "
+           "defines its own check_clip", "00PPPPPP", {"clip": FORGED_CHECKS_CLIP}, base="solution",
+           files=(("utils/checks.py", FORGED_CHECKS_FILE),)),
     # Faults mid-call: the call fails, the kernel is restarted and the notebook replayed, later tests are graded.
     Attack("killer", "correct, but clip kills the kernel (os._exit) when a hidden test calls it", "P0PPPPPP",
            {"clip": KILLER}, base="solution"),
     Attack("hanger", "correct, but sample hangs, deaf to interrupts, on a hidden test's seed", "PPP0PPPP",
            {}, base="solution"),
     # Validate-like state: a student cell after a visible test sees its variables; after a hidden one, nothing.
-    Attack("state-reader", "correct; free cells read what the clip tests defined", ALL, {}, base="solution",
+    Attack("state-reader", "correct; free cells read what the clip tests left", ALL, {}, base="solution",
            extra=(("test-clip-published", STATE_AFTER_VISIBLE), ("test-clip-hidden", STATE_AFTER_HIDDEN))),
-    # Without globals(), only the names some kernel cell reads are pushed: a plain read must still find its value.
-    Attack("name-reader", "correct; a free cell reads a clip test's variable by its name", ALL, {}, base="solution",
+    # A free cell may run a visible test's check itself (from the imports cell, in the kernel).
+    Attack("name-reader", "correct; a free cell runs the clip test's check itself", ALL, {}, base="solution",
            extra=(("test-clip-published", STATE_BY_NAME),)),
 ]
 
@@ -381,4 +417,6 @@ def build(course_dir, attacks=ATTACKS):
         folder = layout.submitted(attack.name, ASSIGNMENT)
         shutil.copytree(release_dir, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
         nbformat.write(_notebook(attack, release_nb, source_nb), folder / NOTEBOOK)
+        for rel, text in attack.files:
+            (folder / rel).write_text(text)
     return course
