@@ -297,7 +297,9 @@ def redact_leaks(nb):
     return replaced
 
 
-WITHHELD = "[output not shown in feedback: it was produced after the hidden tests began]\n"
+WITHHELD = ("[output not shown in feedback: it was produced after the hidden tests began. While grading, the cells "
+            "that are not tests run only so that the notebook finishes (a training cell may train for a short while "
+            "only), so what they printed is not part of your feedback: run the notebook yourself to see it]\n")
 
 
 def _is_test(cell):

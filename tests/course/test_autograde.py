@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
@@ -28,6 +29,7 @@ def graded_course(tmp_path_factory):
         for student in ("solution", "blank"):
             nb = gb.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)
             scores[student] = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
+    scores["course"] = course
     return scores
 
 
@@ -43,3 +45,16 @@ def test_solution_earns_full_marks_on_every_graded_cell(graded_course):
 def test_untouched_release_earns_zero_on_every_graded_cell(graded_course):
     for cell, (score, max_score) in graded_course["blank"].items():
         assert score == 0, f"the blank release earned {score}/{max_score} on {cell}"
+
+
+def test_the_graded_training_run_says_it_is_short(graded_course):
+    """While grading, the training cell trains 200 iterations and says so, instead of printing checkpoints whose
+    names the text below it calls plausible (and no progress bar stuck at 0)."""
+    graded = CourseLayout(graded_course["course"]).autograded("solution", ASSIGNMENT) / NOTEBOOK
+    cells = [c for c in nbformat.read(graded, 4).cells if c.cell_type == "code" and "loss_history = []" in c.source]
+    assert len(cells) == 1, "the notebook should have one training cell"
+    outputs = cells[0].outputs
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "Graded run: 200 iterations only" in text and "run this cell yourself" in text, text
+    assert "Iteration:" not in text, text
+    assert all(o.output_type == "stream" for o in outputs), [o.output_type for o in outputs]  # no widget, no error
