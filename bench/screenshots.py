@@ -8,7 +8,7 @@ the real course is never touched): the zoo's correct submission, several of its
 common mistakes (one of them twice, as a class has it), the release untouched
 and a broken file (zoo/build.py). Then it writes the class summary page
 (``course report --summary``) and the feedback pages (``course feedback``), and
-photographs the top of each, one viewport, in headless Chromium (Debian's
+photographs the whole summary page and the top (one viewport) of a feedback page, in headless Chromium (Debian's
 ``chromium``, as the tests use it) with every network request refused. The
 PNGs are reduced to a 256-colour palette to keep them small.
 """
@@ -55,6 +55,9 @@ def graded_demo_class(course_dir=COURSE_DIR, log=print):
     return course_dir
 
 
+WHOLE = {"summary_page.png"}  # photographed whole (the common mistakes are far down); the feedback page: its top
+
+
 def chromium_path():
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
@@ -62,15 +65,16 @@ def chromium_path():
     return path
 
 
-def screenshot(browser, page_path, png):
-    """The top of ``page_path`` (one viewport) as ``png``; the page may load nothing but itself."""
+def screenshot(browser, page_path, png, full_page=False):
+    """The top of ``page_path`` (one viewport; ``full_page``: all of it) as ``png``; the page may load nothing but
+    itself."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     url = Path(page_path).resolve().as_uri()
     page.route("**/*", lambda r: r.continue_() if r.request.url == url else r.abort())
     page.goto(url)
     page.wait_for_load_state("load")
-    page.screenshot(path=str(png))
+    page.screenshot(path=str(png), full_page=full_page)
     context.close()
     return png
 
@@ -99,7 +103,7 @@ def take_screenshots(course_dir, out=OUT, log=print):
                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
             for name, page in pages.items():
-                png = shrink(screenshot(browser, page, out / name))
+                png = shrink(screenshot(browser, page, out / name, full_page=name in WHOLE))
                 log(f"wrote {png} ({png.stat().st_size // 1024} KiB) from {page}")
                 written.append(png)
         finally:
