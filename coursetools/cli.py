@@ -8,6 +8,7 @@ of the grading package: ``expected-output``, ``evaluate`` and
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from .grading.submission import GradingError
 from .layout import CourseLayout
 from .release import build_release
 from .security.gradebook_guard import GradebookError
+from .security.trusted_tests import TrustedSetupError, refuse_disabled_asserts
 from .settings import DEFAULT_ASSIGNMENT, ROOT, SUBMISSION_TIMEOUT_S
 from .solution import SolutionError
 
@@ -134,6 +136,8 @@ def run(args):
     course = Path(getattr(args, "course", ROOT))
     if hasattr(args, "course") and not course.is_dir():
         raise CourseError(f"no course folder {course}: give --course the folder that holds gradebook.db and submitted/")
+    if args.command in ("grade", "grade-parallel"):
+        refuse_disabled_asserts(os.environ)  # before any submission is graded, not once per student
     if args.command == "release":
         build_release(args.assignments or None)
     elif args.command == "demo":
@@ -172,7 +176,7 @@ def main(argv=None):
         args = parser().parse_args(argv)
     try:
         return run(args)
-    except (CourseError, GradingError, GradebookError, ParallelGradingError, SolutionError) as exc:
+    except (CourseError, GradingError, GradebookError, ParallelGradingError, SolutionError, TrustedSetupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -31,7 +31,7 @@ SURFACE = {
     "sandbox": ("Sandbox", "SandboxedKernelMixin", "SandboxUnavailable", "check_available"),
     "watchdog": ("ProcessTree",),
     "font_cache": ("font_cache",),
-    "trusted_tests": ("TrustedTestsMixin",),
+    "trusted_tests": ("TrustedTestsMixin", "TrustedSetupError", "refuse_disabled_asserts"),
     "channels": ("BoundedKernelClient",),
     "untrusted": ("safe_copy", "sweep", "scan", "notebook_problem", "notes"),
     "gradebook_guard": ("GradebookGuard", "GradebookError", "GradebookTampered"),

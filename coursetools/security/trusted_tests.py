@@ -89,6 +89,18 @@ class TrustedSetupError(RuntimeError):
     """The trusted namespace cannot be built (the course's own material is broken): grading stops."""
 
 
+def refuse_disabled_asserts(environ=None):
+    """Stop grading when Python runs with ``-O`` or ``PYTHONOPTIMIZE``: every ``assert`` of the tests (and of
+    ``utils/checks.py``) would be skipped, and every submission would pass every test.
+
+    ``environ``: also refuse when it sets ``PYTHONOPTIMIZE`` (the environment that nbgrader, started by
+    ``course grade``, will inherit)."""
+    wanted = (environ or {}).get("PYTHONOPTIMIZE", "")
+    if sys.flags.optimize > 0 or (wanted and wanted.strip() != "0"):
+        raise TrustedSetupError("the grader runs Python with assertions disabled (python -O or PYTHONOPTIMIZE is set): "
+                                "every test would pass; unset PYTHONOPTIMIZE and grade again")
+
+
 # ----- what to run: the plan, from the gradebook ----------------------------------------
 
 
@@ -451,6 +463,7 @@ class TrustedRun:
     @classmethod
     def for_autograde(cls, executor, nb, resources):
         """The run for one notebook of ``nbgrader autograde`` (reads the gradebook and the course folder)."""
+        refuse_disabled_asserts()
         info = resources["nbgrader"]
         plan = Plan.from_gradebook(info["db_url"], info["notebook"], info["assignment"])
         coursedir = CourseDirectory(config=executor.config)

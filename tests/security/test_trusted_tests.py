@@ -275,3 +275,24 @@ def test_only_names_a_kernel_cell_reads_are_pushed_unless_a_cell_reads_dynamical
                     "%who", "!ls", "def broken(:", "get_ipython().user_ns['x']", "import sys as s\ns.modules",
                     "from inspect import currentframe", "def h():\n    return vars()"):
         assert names_the_kernel_reads([*cells, dynamic]) is None, dynamic
+
+
+def test_grading_stops_when_python_skips_asserts(tmp_path):
+    """With ``python -O`` (or PYTHONOPTIMIZE) every assert of the tests is skipped: the grader refuses to run,
+    and ``course grade`` stops before the first submission."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from coursetools.security.trusted_tests import refuse_disabled_asserts; refuse_disabled_asserts()"
+    proc = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0 and "assertions disabled" in proc.stderr and "PYTHONOPTIMIZE" in proc.stderr
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+    for verb in ("grade", "grade-parallel"):
+        env = dict(os.environ, PYTHONOPTIMIZE="1")
+        proc = subprocess.run([sys.executable, "-m", "coursetools", verb, "--course", str(tmp_path)], env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 1 and proc.stderr.startswith("error: the grader runs Python with assertions disabled")
+        assert "Traceback" not in proc.stderr and not (tmp_path / "gradebook.db").exists()
