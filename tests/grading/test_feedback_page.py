@@ -1,6 +1,7 @@
 """The feedback page as a student opens it: a small graded class, `course feedback`, then headless Chromium.
 
-A correct submission and common mistakes of the zoo (zoo/build.py) are graded
+A correct submission and common mistakes of the zoo (zoo/build.py), two of them
+handed in again by other students (the class summary groups the copies), are graded
 for real and their feedback written by the course's command
 (:func:`coursetools.grading.feedback.generate_feedback`, leak scan included).
 Each page is opened with ``file://`` while every request is recorded and only
@@ -10,13 +11,14 @@ notebook and the student's own function, the formulas are rendered MathML, and
 nothing else is requested.
 """
 
+import csv
 import os
 import shutil
 
 import nbformat
 import pytest
 
-from coursetools.grading import report
+from coursetools.grading import report, summary
 from coursetools.grading.feedback import generate_feedback
 from coursetools.grading.sequential import grade_batch
 from coursetools.layout import CourseLayout
@@ -26,6 +28,7 @@ from zoo.build import ASSIGNMENT, NOTEBOOK, ZOO, ZOO_SUBMISSION_TIMEOUT_S, build
 pytestmark = pytest.mark.slow  # grades a class for real
 
 CLASS = ("correct", "clip-swapped-bounds", "clip-not-in-place", "sample-choice-without-p", "one-wrong")
+COPIES = {"copy-a": "clip-swapped-bounds", "copy-b": "clip-swapped-bounds", "copy-c": "sample-choice-without-p"}
 PAGE = NOTEBOOK.replace(".ipynb", ".html")
 
 
@@ -44,8 +47,11 @@ def chromium():
 def graded_class(tmp_path_factory):
     course = tmp_path_factory.mktemp("feedback-page") / "course"
     build_zoo(course, zoo=[e for e in ZOO if e.name in CLASS])
+    layout = CourseLayout(course)
+    for copy, original in COPIES.items():  # the same mistake handed in by several students, as a class has it
+        shutil.copytree(layout.submitted(original, ASSIGNMENT), layout.submitted(copy, ASSIGNMENT))
     results = grade_batch(course, ASSIGNMENT, timeout_s=ZOO_SUBMISSION_TIMEOUT_S, log=lambda *_: None)
-    assert {r.student: r.status for r in results} == {name: "graded" for name in CLASS}
+    assert {r.student: r.status for r in results} == {name: "graded" for name in CLASS + tuple(COPIES)}
     assert generate_feedback(course, ASSIGNMENT) == [], "the leak scan covers the summary too"
     return {"course": course, "reports": {r.student: r for r in report.grade_report(course, ASSIGNMENT)}}
 
@@ -161,3 +167,33 @@ def test_a_page_with_full_marks(graded_class, browser):
     assert "13 / 13 points" in text and "Every test passed." in text and "Passed (8):" in text
     assert page.locator(".course-failure").count() == 0
     page.context.close()
+
+
+def test_the_class_summary_groups_the_copies_and_agrees_with_the_gradebook(graded_class, tmp_path):
+    """The summary's numbers come from the gradebook; copies of one mistake form one group per test cell (their
+    hidden tests drew other numbers: the cause is the same sentence); the LMS export reads back as the totals."""
+    course = graded_class["course"]
+    s = summary.class_summary(course, ASSIGNMENT)
+    rows = report.cell_scores(course, ASSIGNMENT)  # straight from the gradebook
+    totals = {}
+    for row in rows:
+        totals[row.student] = totals.get(row.student, 0.0) + row.score
+    assert s.totals == totals and s.submitted == len(CLASS) + len(COPIES) and not s.not_graded
+    for cell, passed, graded in s.pass_rates:
+        assert graded == len(totals)
+        assert passed == sum(1 for row in rows if row.cell == cell and row.score == row.max_score), cell
+
+    groups = {g.cell: [] for g in s.mistakes}
+    for g in s.mistakes:
+        groups[g.cell].append(sorted(g.students))
+    for cell in ("test-clip-published", "test-clip-hidden"):
+        assert ["clip-swapped-bounds", "copy-a", "copy-b"] in groups[cell], (cell, groups[cell])
+    assert ["copy-c", "sample-choice-without-p"] in groups["test-sample-published"], groups["test-sample-published"]
+    assert "clip-not-in-place" in s.hidden_only and "correct" not in s.hidden_only
+    assert summary.format_summary(s).count("students: clip-swapped-bounds, copy-a, copy-b") == 2
+
+    with open(summary.write_grades_csv(list(graded_class["reports"].values()), tmp_path / "grades.csv"),
+              newline="") as f:
+        lms = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert {k: float(v["total"]) for k, v in lms.items()} == totals
+    assert float(lms["correct"]["clip"]) == 3 and float(lms["clip-swapped-bounds"]["clip"]) == 0
