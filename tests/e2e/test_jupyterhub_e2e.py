@@ -85,6 +85,26 @@ def formgrader_frame(page):
     return page.frame_locator("#jp-main-dock-panel iframe").first
 
 
+def instructor_in_formgrader(browser, hub, artifacts):
+    """``(page, formgrader frame)``: the instructor logged in, the grader service's JupyterLab open on the formgrader
+    (an iframe: this is what JupyterHub >= 4.1's CSP used to blank)."""
+    inst = new_page(browser, artifacts, "instructor")
+    login(inst, hub, INSTRUCTOR)
+    inst.goto(f"{hub.service_url}lab")
+    wait_for_lab(inst)
+    open_from_nbgrader_menu(inst, "nbgrader:open-formgrader")
+    return inst, formgrader_frame(inst)
+
+
+def release_in_formgrader(fg, assignment):
+    """Press the formgrader's release link of a draft assignment and see it released."""
+    row = fg.locator("tbody tr", has=fg.locator("td", has_text=assignment))
+    expect(row.locator("td.status")).to_contain_text("draft")
+    row.locator("td.release a").click()
+    confirm_success(fg, f"Successfully released '{assignment}'")
+    expect(row.locator("td.status")).to_contain_text("released")
+
+
 def confirm_success(frame, text):
     """Wait for the formgrader's success dialog containing ``text`` and close it."""
     modal = frame.locator("#success-modal")
@@ -293,17 +313,8 @@ def round_trip(hub, browser, artifacts):
     """Release, fetch, validate, submit, collect, autograde, feedback."""
     # 1. The instructor opens the grader service's JupyterLab, then the formgrader
     #    (an iframe: this is what JupyterHub >= 4.1's CSP used to blank).
-    inst = new_page(browser, artifacts, "instructor")
-    login(inst, hub, INSTRUCTOR)
-    inst.goto(f"{hub.service_url}lab")
-    wait_for_lab(inst)
-    open_from_nbgrader_menu(inst, "nbgrader:open-formgrader")
-    fg = formgrader_frame(inst)
-    row = fg.locator("tbody tr", has=fg.locator("td", has_text=ASSIGNMENT))
-    expect(row.locator("td.status")).to_contain_text("draft")
-    row.locator("td.release a").click()
-    confirm_success(fg, f"Successfully released '{ASSIGNMENT}'")
-    expect(row.locator("td.status")).to_contain_text("released")
+    inst, fg = instructor_in_formgrader(browser, hub, artifacts)
+    release_in_formgrader(fg, ASSIGNMENT)
     shot(inst, artifacts, "01-formgrader-released")
 
     # 2. The student logs in, opens the Assignments tab and fetches the assignment.
@@ -422,18 +433,9 @@ def optional_notebooks_validate(hub, browser, artifacts):
     """The instructor releases the optional assignments; the student fetches each and presses Validate on its
     notebook as released: success, no timeout message, within ``VALIDATE_WAIT_S`` (they have no graded, locked or
     solution cell, so the course's Validate does not run their training cells: coursetools/plugins/validate.py)."""
-    inst = new_page(browser, artifacts, "instructor")
-    login(inst, hub, INSTRUCTOR)
-    inst.goto(f"{hub.service_url}lab")
-    wait_for_lab(inst)
-    open_from_nbgrader_menu(inst, "nbgrader:open-formgrader")
-    fg = formgrader_frame(inst)
+    inst, fg = instructor_in_formgrader(browser, hub, artifacts)
     for name in OPTIONAL:
-        row = fg.locator("tbody tr", has=fg.locator("td", has_text=name))
-        expect(row.locator("td.status")).to_contain_text("draft")
-        row.locator("td.release a").click()
-        confirm_success(fg, f"Successfully released '{name}'")
-        expect(row.locator("td.status")).to_contain_text("released")
+        release_in_formgrader(fg, name)
     shot(inst, artifacts, "11-formgrader-optional-released")
     inst.context.close()
 
@@ -467,8 +469,8 @@ def optional_notebooks_validate(hub, browser, artifacts):
 
 # What a hostile student puts in their notebook for the TA who opens it in the formgrader.
 PROBE = "evil-probe"
-HOSTILE_MARKDOWN = (f"Notes <script>alert('md')</script> <img src=x onerror=\"alert('md-img')\"> "
-                    f"[click](javascript:alert('md-link'))")
+HOSTILE_MARKDOWN = ("Notes <script>alert('md')</script> <img src=x onerror=\"alert('md-img')\"> "
+                    "[click](javascript:alert('md-link'))")
 HOSTILE_CODE = ("from IPython.display import HTML, SVG, Javascript, display\n"
                 f"display(HTML(\"<img src=x onerror=\\\"alert('html');fetch('/{PROBE}-html')\\\">\"))\n"
                 f"display(SVG(\"<svg xmlns='http://www.w3.org/2000/svg' onload=\\\"alert('svg')\\\"></svg>\"))\n"
