@@ -13,9 +13,10 @@ from pathlib import Path
 
 import nbformat
 
-from ..course import run_nbgrader
+from ..course import CourseError, run_nbgrader
 from ..layout import CourseLayout
 from ..security.feedback_html import is_nbgrader_file
+from .report import check_gradebook
 from ..security.hidden_tests import MIN_SECRET_LEN, find_encoded, hidden_lines, strip_ansi
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -123,7 +124,12 @@ def scan_for_leaks(paths, secrets, labels=None):
 
 def generate_feedback(course, assignment):
     """Run ``nbgrader generate_feedback`` in ``course``, then scan what it wrote (:func:`scan_feedback`);
-    return the leaks found."""
+    return the leaks found. A course with nothing autograded for ``assignment`` is a clear
+    :class:`~coursetools.course.CourseError`, not nbgrader's log."""
+    check_gradebook(course, assignment)
+    if not any(CourseLayout(course).autograded().glob(f"*/{assignment}/*.ipynb")):
+        raise CourseError(f"nothing autograded for {assignment!r} in {course}: grade the submissions first, "
+                          f"course grade {assignment}")
     run_nbgrader(["generate_feedback", assignment, "--force"], course)
     return scan_feedback(course, assignment)
 

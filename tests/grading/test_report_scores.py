@@ -1,5 +1,5 @@
-"""The grade report reads every score in one query (coursetools/grading/report.py: ``all_scores``), and says what
-to do when there is no gradebook or assignment to report on.
+"""The grade report reads every score in one query (coursetools/grading/report.py: ``all_scores``); the report and
+``course feedback`` say what to do when there is no gradebook, assignment or graded notebook to work on.
 
 The score must be nbgrader's own: ``gb.find_grade(...).score`` (a manual score
 over the automatic one, plus extra credit), for every student and cell, and a
@@ -69,3 +69,20 @@ def test_report_says_what_to_do_without_a_gradebook_or_assignment(tmp_path, caps
     assert "no assignment 'hw2'" in err and "hw1" in err
     assert "Traceback" not in err
     assert not (tmp_path / "reports").exists()
+
+
+def test_feedback_says_what_to_do_when_nothing_was_graded(tmp_path, capsys):
+    from coursetools.cli import main
+
+    assert main(["feedback", ASSIGNMENT, "--course", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "no gradebook" in err and f"course grade {ASSIGNMENT}" in err
+    assert not (tmp_path / "gradebook.db").exists()
+
+    with Gradebook(CourseLayout(tmp_path).gradebook_url) as gb:
+        gb.add_assignment(ASSIGNMENT)
+    assert main(["feedback", ASSIGNMENT, "--course", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "nothing autograded" in err and f"course grade {ASSIGNMENT}" in err
+    assert "Traceback" not in err and "nbgrader" not in err
+    assert not (tmp_path / "feedback").exists()
