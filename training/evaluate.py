@@ -99,7 +99,6 @@ def train_all_course_rnns(path=COURSE_RNN_PATH, verbose=True):
     """Train the four variants of :data:`utils.name_eval.RNN_VARIANTS` and save them to ``path``."""
     from coursetools.solution import load_solution
 
-    ne = _utils()
     sol = load_solution()
     train, test, fit, dev = load_split()
     plan = {
@@ -134,7 +133,6 @@ def train_lstm(path=LSTM_PATH, verbose=True, max_seconds=None):
     runs until early stopping (``max_seconds=None``), so the table shows the
     model's converged figure whatever the load of the machine.
     """
-    ne = _utils()
     from utils.name_models import LSTM_FIT, LSTM_MODEL, CharLSTM
 
     train, test, fit, dev = load_split()
