@@ -1,4 +1,5 @@
-"""Helpers of several test modules: tiny nbgrader notebooks, folder comparison, feedback previews."""
+"""Helpers of several test modules: tiny nbgrader notebooks, folder comparison, feedback previews, the class
+summary checked against the gradebook."""
 
 import filecmp
 import fnmatch
@@ -11,6 +12,7 @@ from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config.loader import PyFileConfigLoader
 
+from coursetools.grading import report, summary
 from coursetools.settings import CACHE_PATTERNS, COURSE
 
 
@@ -90,3 +92,18 @@ def feedback_html(notebook, source_folder, config=None, score=0.0, max_score=0.0
                  "metadata": {"path": str(notebook.parent)}}
     page, _ = exporter.from_notebook_node(nb, resources=resources)
     return page
+
+
+def summary_checked_against_gradebook(course, assignment):
+    """``(class summary, {student: total})`` of ``course``, the totals read straight from the gradebook; asserts
+    that the summary's totals and every test cell's pass rate are the gradebook's."""
+    s = summary.class_summary(course, assignment)
+    rows = report.cell_scores(course, assignment)
+    totals = {}
+    for row in rows:
+        totals[row.student] = totals.get(row.student, 0.0) + row.score
+    assert s.totals == totals
+    for cell, passed, graded in s.pass_rates:
+        assert graded == len(totals)
+        assert passed == sum(1 for row in rows if row.cell == cell and row.score == row.max_score), cell
+    return s, totals

@@ -16,8 +16,8 @@ import nbformat
 from ..course import CourseError, run_nbgrader
 from ..layout import CourseLayout
 from ..security.feedback_html import is_nbgrader_file
-from .report import check_gradebook
 from ..security.hidden_tests import MIN_SECRET_LEN, find_encoded, hidden_lines, strip_ansi
+from .report import check_gradebook
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 _TAG = re.compile(r"<[^>]+>")

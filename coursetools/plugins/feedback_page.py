@@ -32,7 +32,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from ..security.feedback_html import clean_mathml, test_cell_label, tested_function
+from ..security.feedback_html import clean_mathml, is_test_cell, test_cell_label, tested_function
 from ..security.hidden_tests import strip_ansi
 
 SUMMARY_ID = "feedback-summary"  # the id of the summary's <section>, the first thing in the page's body
@@ -85,11 +85,6 @@ def _nbgrader(cell):
     return (cell.get("metadata") or {}).get("nbgrader") or {}
 
 
-def _is_test(cell):
-    nbg = _nbgrader(cell)
-    return cell.get("cell_type") == "code" and bool(nbg.get("grade")) and not nbg.get("solution")
-
-
 def _message(cell):
     """The test's message: ``ename: evalue`` of each error output (ANSI colours removed), or ''."""
     parts = []
@@ -133,7 +128,7 @@ def test_results(nb):
     ``nb`` in notebook order (``source_cell``: the cell that defines the tested function, or None)."""
     cells, results = list(nb.cells), []
     for index, cell in enumerate(cells):
-        if not _is_test(cell):
+        if not is_test_cell(cell):
             continue
         nbg = _nbgrader(cell)
         gid = str(nbg.get("grade_id", ""))

@@ -37,5 +37,5 @@ SURFACE = {
     "gradebook_guard": ("GradebookGuard", "GradebookError", "GradebookTampered"),
     "hidden_tests": ("hide_in_cell", "hidden_lines", "find_encoded", "strip_ansi", "MIN_SECRET_LEN"),
     "feedback_html": ("clean_notebook", "clean_autograded", "clean_student_html", "clean_mathml", "instructor_markdown",
-                      "is_nbgrader_file", "test_cell_label", "tested_function"),
+                      "is_nbgrader_file", "is_test_cell", "test_cell_label", "tested_function"),
 }

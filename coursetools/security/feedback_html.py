@@ -302,9 +302,10 @@ WITHHELD = ("[output not shown in feedback: it was produced after the hidden tes
             "only), so what they printed is not part of your feedback: run the notebook yourself to see it]\n")
 
 
-def _is_test(cell):
+def is_test_cell(cell):
+    """Whether ``cell`` is a test: a graded code cell that is not an answer (a hidden test's cell too)."""
     nbg = (cell.get("metadata") or {}).get("nbgrader") or {}
-    return bool(nbg.get("grade")) and not nbg.get("solution")
+    return cell.get("cell_type") == "code" and bool(nbg.get("grade")) and not nbg.get("solution")
 
 
 def withhold_after_hidden_tests(nb):
@@ -316,10 +317,10 @@ def withhold_after_hidden_tests(nb):
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
-        if started and not _is_test(cell) and cell.get("outputs"):
+        if started and not is_test_cell(cell) and cell.get("outputs"):
             cell.outputs = [new_output("stream", name="stdout", text=WITHHELD)]
             withheld += 1
-        started = started or (_is_test(cell) and bool(split_hidden(cell.source)[1]))
+        started = started or (is_test_cell(cell) and bool(split_hidden(cell.source)[1]))
     return withheld
 
 
